@@ -1,0 +1,230 @@
+"""The platform's facts, kept in one EnvironmentConfig that no claim repeats.
+
+The platform team maintains a single `EnvironmentConfig` (default name `plinth-platform`);
+the function asks Crossplane for it as a required resource on every call. Sections that only
+one claim kind needs are optional here, so a platform that only offers tenants need not
+describe an AWS Organization; the composer that needs a missing section says so.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from plinth.api.base import ApiModel, AwsAccountId, AwsRegion, Cidr, Environment
+
+DEFAULT_PLATFORM_CONFIG_NAME = "plinth-platform"
+
+ProviderConfigName = Annotated[str, Field(min_length=1, max_length=253)]
+
+# Namespaces no tenant may claim: the cluster's own and the platform's add-ons.
+DEFAULT_RESERVED_NAMESPACES: tuple[str, ...] = (
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "argocd",
+    "crossplane-system",
+    "cert-manager",
+    "external-secrets",
+    "ingress-nginx",
+    "monitoring",
+)
+
+
+class SecretKeyRef(ApiModel):
+    namespace: str
+    name: str
+    key: str
+
+
+class AwsCredentials(ApiModel):
+    """The `spec.credentials` of provider-upjet-aws ProviderConfigs Plinth creates."""
+
+    source: Literal["IRSA", "PodIdentity", "WebIdentity", "Secret", "Upbound"] = Field(
+        default="PodIdentity", description="Credential source of the AWS provider's pods."
+    )
+    secret_ref: SecretKeyRef | None = Field(
+        default=None, description="The credentials Secret, when source is Secret."
+    )
+
+    @model_validator(mode="after")
+    def _secret(self) -> AwsCredentials:
+        if (self.source == "Secret") != (self.secret_ref is not None):
+            raise ValueError("secretRef must be set exactly when source is Secret")
+        return self
+
+
+class ProviderConfigs(ApiModel):
+    """Names of the provider configs that reach the platform's own accounts and clusters.
+
+    In the v2 flavor these are `ClusterProviderConfig`s; in the legacy flavor, the
+    cluster-scoped `ProviderConfig`s of the same name.
+    """
+
+    aws_management: ProviderConfigName = Field(
+        default="aws-management",
+        description="AWS provider config for the Organizations management account "
+        "(creates accounts, Identity Center assignments).",
+    )
+    kubernetes_management: ProviderConfigName = Field(
+        default="kubernetes-management",
+        description="provider-kubernetes config that reaches the management cluster itself "
+        "(Argo CD AppProjects and Applications live there).",
+    )
+    github: ProviderConfigName = Field(
+        default="github", description="provider-upjet-github config for the GitHub organization."
+    )
+    aws_credentials: AwsCredentials = Field(
+        default_factory=lambda: AwsCredentials(),
+        description="How provider-upjet-aws authenticates before assuming a role into a "
+        "vended account; copied into every account's ProviderConfig.",
+    )
+
+
+class Organization(ApiModel):
+    """Where new AWS accounts are created."""
+
+    root_id: str = Field(pattern=r"^r-[0-9a-z]{4,32}$", description="Organization root id.")
+    organizational_units: dict[Environment, str] = Field(
+        description="Organizational unit id (ou-...) per environment; dev and prod accounts "
+        "land in different OUs so that their SCPs differ.",
+    )
+    access_role_name: str = Field(
+        default="OrganizationAccountAccessRole",
+        pattern=r"^[\w+=,.@-]{1,64}$",
+        description="Role that AWS Organizations creates in every new account and that the "
+        "platform assumes to baseline it.",
+    )
+
+    @model_validator(mode="after")
+    def _ou_ids(self) -> Organization:
+        for env, ou in self.organizational_units.items():
+            if not ou.startswith("ou-"):
+                raise ValueError(f"organizationalUnits.{env.value}: {ou!r} is not an OU id (ou-...)")
+        return self
+
+
+class TransitGateway(ApiModel):
+    """The shared transit gateway every account VPC attaches to."""
+
+    id: str = Field(pattern=r"^tgw-[0-9a-f]{8,17}$", description="Transit gateway id.")
+    region: AwsRegion = Field(description="Region of the transit gateway.")
+    ram_share_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:ram:",
+        description="RAM resource share that shares the transit gateway with the organization.",
+    )
+    routes: list[Cidr] = Field(
+        default_factory=lambda: ["10.0.0.0/8"],
+        description="Destination CIDRs routed from private subnets to the transit gateway.",
+    )
+
+
+class IdentityCenter(ApiModel):
+    """IAM Identity Center, for human access to accounts."""
+
+    instance_arn: str = Field(pattern=r"^arn:aws[a-z-]*:sso:::instance/", description="Instance ARN.")
+    identity_store_id: str = Field(pattern=r"^d-[0-9a-f]{10}$", description="Identity store id.")
+
+
+class Cluster(ApiModel):
+    """One shared, multi-tenant EKS cluster."""
+
+    name: str = Field(
+        pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$", description="EKS cluster name."
+    )
+    environment: Environment = Field(description="The environment this cluster serves.")
+    region: AwsRegion
+    account_id: AwsAccountId = Field(description="AWS account that owns the cluster.")
+    kubernetes_provider_config: ProviderConfigName = Field(
+        description="provider-kubernetes config that reaches this cluster."
+    )
+    aws_provider_config: ProviderConfigName = Field(
+        description="AWS provider config for the account that owns the cluster (access "
+        "entries, Pod Identity associations)."
+    )
+    argocd_destination: str | None = Field(
+        default=None,
+        description="Name under which Argo CD knows this cluster; defaults to `name`.",
+    )
+    ingress_namespace: str = Field(
+        default="ingress-nginx", description="Namespace of the ingress controller."
+    )
+    ingress_class: str = Field(default="nginx", description="IngressClass apps use.")
+    cluster_issuer: str = Field(
+        default="letsencrypt", description="cert-manager ClusterIssuer for tenant certificates."
+    )
+
+    @property
+    def destination(self) -> str:
+        return self.argocd_destination or self.name
+
+
+class GitHub(ApiModel):
+    """Where application repositories are created."""
+
+    owner: str = Field(
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$", description="GitHub organization."
+    )
+    template_owner: str | None = Field(
+        default=None, description="Owner of the service template repository; defaults to `owner`."
+    )
+    template_repository: str = Field(
+        default="plinth-service-template",
+        description="Repository created from Plinth's templates/service, used as the template "
+        "for every new app.",
+    )
+
+
+class ArgoCd(ApiModel):
+    """Argo CD in the management cluster."""
+
+    namespace: str = Field(default="argocd", description="Namespace Argo CD watches for Applications.")
+
+
+class PlatformConfig(ApiModel):
+    """The `data` of the platform EnvironmentConfig."""
+
+    default_region: AwsRegion = Field(
+        default="us-east-1", description="Region used when a claim names none."
+    )
+    provider_configs: ProviderConfigs = Field(default_factory=ProviderConfigs)
+    organization: Organization | None = Field(
+        default=None, description="Required for AccountClaims."
+    )
+    transit_gateway: TransitGateway | None = Field(
+        default=None, description="Shared transit gateway; accounts attach only when it is set."
+    )
+    identity_center: IdentityCenter | None = Field(
+        default=None, description="Required for SSO access in AccountClaims."
+    )
+    clusters: list[Cluster] = Field(
+        default_factory=list, description="Shared EKS clusters; required for TenantClaims."
+    )
+    github: GitHub | None = Field(default=None, description="Required for AppClaims.")
+    argocd: ArgoCd = Field(default_factory=ArgoCd)
+    domain: str | None = Field(
+        default=None,
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$",
+        description="Base DNS domain; app hosts default to <app>.<env>.<domain>.",
+    )
+    reserved_namespaces: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_RESERVED_NAMESPACES),
+        description="Namespaces no tenant may claim.",
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="AWS tags added to every AWS resource Plinth composes."
+    )
+
+    @model_validator(mode="after")
+    def _unique_clusters(self) -> PlatformConfig:
+        seen: set[str] = set()
+        for c in self.clusters:
+            if c.name in seen:
+                raise ValueError(f"clusters: cluster {c.name!r} is listed twice")
+            seen.add(c.name)
+        return self
+
+    def clusters_for(self, env: Environment) -> list[Cluster]:
+        return [c for c in self.clusters if c.environment == env]

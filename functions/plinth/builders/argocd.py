@@ -1,0 +1,54 @@
+"""Argo CD manifests (Application, AppProject), delivered into the management cluster's Argo CD
+namespace through provider-kubernetes Objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plinth.builders.kubernetes import manifest
+
+API_VERSION = "argoproj.io/v1alpha1"
+
+# Argo CD should not treat a failed sync as final for resources whose CRDs arrive later.
+DEFAULT_SYNC_OPTIONS = ["CreateNamespace=false", "ServerSideApply=true"]
+
+
+def application(
+    name: str,
+    *,
+    namespace: str,
+    project: str,
+    repo_url: str,
+    path: str,
+    target_revision: str,
+    destination_name: str,
+    destination_namespace: str,
+    helm_values: dict[str, Any],
+    automated: bool,
+    labels: dict[str, str],
+) -> dict[str, Any]:
+    """An Argo CD Application syncing a Helm chart from a repository into one namespace."""
+    sync_policy: dict[str, Any] = {
+        "syncOptions": list(DEFAULT_SYNC_OPTIONS),
+        "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+    }
+    if automated:
+        sync_policy["automated"] = {"prune": True, "selfHeal": True}
+    return manifest(
+        API_VERSION,
+        "Application",
+        name,
+        namespace=namespace,
+        labels=labels,
+        spec={
+            "project": project,
+            "source": {
+                "repoURL": repo_url,
+                "path": path,
+                "targetRevision": target_revision,
+                "helm": {"valuesObject": helm_values},
+            },
+            "destination": {"name": destination_name, "namespace": destination_namespace},
+            "syncPolicy": sync_policy,
+        },
+    )

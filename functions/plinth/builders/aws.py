@@ -1,0 +1,75 @@
+"""provider-upjet-aws managed resources (`*.aws.m.upbound.io` in v2, `*.aws.upbound.io` legacy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plinth.builders.common import ProviderConfigRef, managed
+from plinth.composition import Body, Claim
+
+# Kinds whose forProvider takes a region (all regional upjet-aws kinds do; the global ones
+# like IAM and Organizations do not).
+_GLOBAL_SERVICES = {"iam", "organizations", "budgets"}
+
+
+def resource(
+    claim: Claim,
+    service: str,
+    kind: str,
+    *,
+    name: str,
+    labels: dict[str, str],
+    for_provider: dict[str, Any],
+    provider_config: ProviderConfigRef,
+    region: str | None = None,
+    external_name: str | None = None,
+    orphan: bool = False,
+    init_provider: dict[str, Any] | None = None,
+    version: str = "v1beta1",
+) -> Body:
+    """An AWS managed resource; `region` is required for regional services."""
+    fp = dict(for_provider)
+    if service not in _GLOBAL_SERVICES:
+        if not region:
+            raise ValueError(f"{service}.{kind} {name}: a region is required")
+        fp["region"] = region
+    spec: dict[str, Any] = {"forProvider": fp}
+    if init_provider:
+        spec["initProvider"] = init_provider
+    return managed(
+        claim,
+        api_version=claim.flavor.aws_api_version(service, version),
+        kind=kind,
+        name=name,
+        labels=labels,
+        spec=spec,
+        provider_config=provider_config,
+        external_name=external_name,
+        orphan=orphan,
+    )
+
+
+def provider_config(
+    claim: Claim,
+    *,
+    name: str,
+    labels: dict[str, str],
+    role_arn: str,
+    credentials: dict[str, Any],
+) -> Body:
+    """An AWS ProviderConfig that assumes `role_arn` with the platform's own credentials.
+
+    In v2 it is namespaced and lives in the claim's namespace, so only claims in the team's own
+    namespace can act in its account: tenancy in AWS follows tenancy in the management cluster.
+    """
+    group = "aws.m.upbound.io" if claim.flavor.namespaced else "aws.upbound.io"
+    meta: dict[str, Any] = {"name": name}
+    if claim.flavor.namespaced:
+        meta["namespace"] = claim.namespace
+    meta["labels"] = labels
+    return {
+        "apiVersion": f"{group}/v1beta1",
+        "kind": "ProviderConfig",
+        "metadata": meta,
+        "spec": {"credentials": credentials, "assumeRoleChain": [{"roleARN": role_arn}]},
+    }

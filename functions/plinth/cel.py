@@ -1,0 +1,82 @@
+"""Evaluate `x-kubernetes-validations` CEL rules with a real CEL implementation (cel-python).
+
+The API server evaluates these rules on every write; evaluating them here lets `plinth
+validate` catch the same mistakes in a pull request, before anything reaches a cluster.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+import celpy
+
+logging.getLogger("celpy").setLevel(logging.CRITICAL)
+
+_ENV = celpy.Environment()
+
+
+@lru_cache(maxsize=2048)
+def _program(rule: str) -> Any:
+    return _ENV.program(_ENV.compile(rule))
+
+
+class CelUnsupported(Exception):
+    """A rule this CEL implementation cannot compile (e.g. a Kubernetes-only extension)."""
+
+
+def evaluate(rule: str, value: Any) -> bool:
+    """The rule's verdict. Like the API server, a rule that fails to evaluate rejects the value."""
+    try:
+        prog = _program(rule)
+    except Exception as e:  # celpy raises its own parse errors; any of them means unsupported
+        raise CelUnsupported(f"{rule}: {e}") from None
+    try:
+        result = prog.evaluate({"self": celpy.json_to_cel(value)})
+    except Exception:
+        return False
+    if isinstance(result, Exception):
+        return False
+    return bool(result)
+
+
+def apply_defaults(schema: dict[str, Any], value: Any) -> Any:
+    """A copy of `value` with the schema's defaults filled in, as the API server does first."""
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        out = {}
+        for k, v in value.items():
+            sub = props.get(k)
+            if sub is None and isinstance(schema.get("additionalProperties"), dict):
+                sub = schema["additionalProperties"]
+            out[k] = apply_defaults(sub, v) if sub else v
+        for k, sub in props.items():
+            if k not in out and "default" in sub:
+                out[k] = apply_defaults(sub, copy.deepcopy(sub["default"]))
+        return out
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [apply_defaults(schema["items"], v) for v in value]
+    return value
+
+
+def walk_rules(schema: dict[str, Any], value: Any, path: str = "") -> Iterator[tuple[str, str, str, Any]]:
+    """(path, rule, message, value) for every CEL rule that applies to `value`."""
+    if value is None:
+        return
+    for r in schema.get("x-kubernetes-validations") or ():
+        if "oldSelf" in r.get("rule", ""):
+            continue  # transition rules need the previous object
+        yield path, r["rule"], r.get("message") or f"failed rule: {r['rule']}", value
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for k, v in value.items():
+            sub = props.get(k) if k in props else (extra if isinstance(extra, dict) else None)
+            if sub:
+                yield from walk_rules(sub, v, f"{path}.{k}" if path else k)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, v in enumerate(value):
+            yield from walk_rules(schema["items"], v, f"{path}[{i}]")

@@ -1,0 +1,324 @@
+"""The `plinth` command line: render, validate, serve, generate.
+
+Habits follow kubectl and crossplane: `-o yaml|json`, `-f -` for stdin, exit codes 0 (ok),
+1 (something failed) and 2 (the input is wrong).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from crossplane.function import cli as sdkcli
+
+from plinth import __version__
+from plinth.api.catalog import find_claim_api
+from plinth.crds import CrdsNotFound, CrdStore, default_crds_dir
+from plinth.render import RenderError, Rendered, grpc_call, render, step_input, to_composite
+from plinth.validate import Issue, Validator
+from plinth.yamlio import Document, InputError, dump, read_path, read_paths
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="plinth")
+def main() -> None:
+    """Plinth: self-service AccountClaim, TenantClaim and AppClaim APIs for Crossplane.
+
+    \b
+    Examples:
+      plinth render examples/tenant.yaml            # what a claim composes
+      plinth validate --render examples/            # claims and their output, against real schemas
+      plinth serve --insecure --address 127.0.0.1:9443
+    """
+
+
+def _read_claims(paths: tuple[str, ...], filename: str | None) -> list[Document]:
+    sources = list(paths[:1]) or ([filename] if filename else [])
+    if not sources:
+        _fail("no claim given: plinth render CLAIM.yaml (or -f - to read stdin)")
+    try:
+        docs = read_paths(sources)
+    except InputError as e:
+        _fail(str(e))
+    claims = [d for d in docs if find_claim_api(d.api_version, d.kind)]
+    if not claims:
+        kinds = ", ".join(sorted({f"{d.kind or '<no kind>'} ({d.api_version or '<no apiVersion>'})" for d in docs})) or "nothing"
+        _fail(f"{sources[0]}: no Plinth claim found (found {kinds}); expected AccountClaim, TenantClaim or AppClaim")
+    return claims
+
+
+def _default_required(claim_source: str) -> list[Document]:
+    """Without --required-resources, the claim's own directory supplies platform and tenant."""
+    path = Path(claim_source.split("#", 1)[0])
+    if claim_source.startswith("<stdin>") or not path.parent.is_dir():
+        return []
+    wanted = ("EnvironmentConfig", "TenantClaim")
+    found = [d for d in read_path(str(path.parent)) if d.kind in wanted]
+    if not any(d.kind == "EnvironmentConfig" for d in found) and path.parent.parent.is_dir():
+        # examples/legacy/ shares the platform of examples/
+        found += [d for d in read_path(str(path.parent.parent / "platform.yaml")) if d.kind == "EnvironmentConfig"] if (path.parent.parent / "platform.yaml").exists() else []
+    return found
+
+
+def render_claim(
+    doc: Document,
+    *,
+    composition: dict[str, Any] | None,
+    observed: list[Document],
+    required: list[Document] | None,
+    context: dict[str, Any],
+    include_full_xr: bool,
+    endpoint: str | None = None,
+    tls_certs_dir: str | None = None,
+    timeout: float = 30.0,
+) -> Rendered:
+    claim_issues = Validator(CrdStore(Path("."))).validate_body(doc.body, doc.source)
+    if claim_issues:
+        raise InvalidClaim(claim_issues)
+    xr = to_composite(doc.body)
+    extra = required if required is not None else _default_required(doc.source)
+    call = grpc_call(endpoint, tls_certs_dir=tls_certs_dir, timeout=timeout) if endpoint else None
+    return render(
+        xr,
+        call,
+        observed=[d.body for d in observed],
+        extra_resources=[d.body for d in extra],
+        fn_input=step_input(composition),
+        context=context,
+        include_full_xr=include_full_xr,
+    )
+
+
+class InvalidClaim(Exception):
+    def __init__(self, issues: list[Issue]) -> None:
+        super().__init__("\n".join(str(i) for i in issues))
+        self.issues = issues
+
+
+def _context(files: tuple[str, ...], values: tuple[str, ...]) -> dict[str, Any]:
+    ctx: dict[str, Any] = {}
+    for item in files:
+        key, _, path = item.partition("=")
+        if not path:
+            _fail(f"--context-files takes KEY=FILE, got {item!r}")
+        try:
+            ctx[key] = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            _fail(f"--context-files {item}: {e}")
+    for item in values:
+        key, _, raw = item.partition("=")
+        try:
+            ctx[key] = json.loads(raw)
+        except json.JSONDecodeError as e:
+            _fail(f"--context-values {item}: {e}")
+    return ctx
+
+
+@main.command(name="render")
+@click.argument("args", nargs=-1, metavar="[CLAIM [COMPOSITION [FUNCTIONS]]]")
+@click.option("-f", "--filename", help="Claim file, or - for stdin (instead of CLAIM).")
+@click.option("--observed-resources", "observed_path", help="File or directory of observed composed resources.")
+@click.option("--required-resources", "required_paths", multiple=True,
+              help="File or directory of resources the function may require (the platform "
+              "EnvironmentConfig, the tenant). Default: those in the claim's directory.")
+@click.option("--extra-resources", "required_paths_alias", multiple=True, hidden=True)
+@click.option("--context-files", multiple=True, help="KEY=FILE: JSON context for the pipeline.")
+@click.option("--context-values", multiple=True, help="KEY=JSON: context values for the pipeline.")
+@click.option("-x", "--include-full-xr", is_flag=True, help="Print the whole composite, not only its status.")
+@click.option("-r", "--include-function-results", is_flag=True, help="Print the function's results as documents.")
+@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option("--endpoint", help="Render through a running `plinth serve` at HOST:PORT instead of in-process.")
+@click.option("--tls-certs-dir", help="Client certificates (tls.crt, tls.key, ca.crt) for --endpoint.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for --endpoint.")
+def render_cmd(
+    args: tuple[str, ...],
+    filename: str | None,
+    observed_path: str | None,
+    required_paths: tuple[str, ...],
+    required_paths_alias: tuple[str, ...],
+    context_files: tuple[str, ...],
+    context_values: tuple[str, ...],
+    include_full_xr: bool,
+    include_function_results: bool,
+    output: str,
+    endpoint: str | None,
+    tls_certs_dir: str | None,
+    timeout: float,
+) -> None:
+    """Render what a claim composes, without a cluster.
+
+    Takes `crossplane render`'s positional shape too: CLAIM, COMPOSITION and FUNCTIONS, the
+    last two defaulting to Plinth's own.
+
+    \b
+    Examples:
+      plinth render examples/tenant.yaml
+      plinth render examples/account-prod.yaml --observed-resources examples/account-prod/observed-account-created/
+      cat claim.yaml | plinth render -f - -o json
+      plinth render examples/app.yaml --endpoint 127.0.0.1:9443
+    """
+    if len(args) > 3:
+        _fail("render takes at most CLAIM COMPOSITION FUNCTIONS")
+    claims = _read_claims(args, filename)
+    try:
+        composition = None
+        if len(args) >= 2:
+            comps = [d for d in read_path(args[1]) if d.kind == "Composition"]
+            if not comps:
+                _fail(f"{args[1]}: no Composition found")
+            composition = comps[0].body
+        observed = read_path(observed_path) if observed_path else []
+        paths = required_paths + required_paths_alias
+        required = read_paths(paths) if paths else None
+    except InputError as e:
+        _fail(str(e))
+    ctx = _context(context_files, context_values)
+    docs: list[dict[str, Any]] = []
+    fatal: list[str] = []
+    for doc in claims:
+        try:
+            result = render_claim(
+                doc,
+                composition=composition,
+                observed=observed,
+                required=required,
+                context=ctx,
+                include_full_xr=include_full_xr,
+                endpoint=endpoint,
+                tls_certs_dir=tls_certs_dir,
+                timeout=timeout,
+            )
+        except InvalidClaim as e:
+            _fail(f"the claim is invalid:\n{e}")
+        except RenderError as e:
+            _fail(str(e), EXIT_FAILED if endpoint else EXIT_BAD_INPUT)
+        fatal += [f"{doc.source}: {m}" for m in result.fatal]
+        docs += result.documents(include_results=include_function_results)
+    if fatal:
+        _fail("the function refused the claim:\n" + "\n".join(fatal))
+    click.echo(dump(docs, output), nl=False)
+
+
+@main.command(name="validate")
+@click.argument("paths", nargs=-1)
+@click.option("-f", "--filename", "filenames", multiple=True, help="File, directory, or - for stdin.")
+@click.option("--render", "render_claims", is_flag=True,
+              help="Also render every claim found and validate what it composes.")
+@click.option("--crds", help="Directory of upstream CRDs (default: ../shared/crds, or $PLINTH_CRDS_DIR).")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def validate_cmd(paths: tuple[str, ...], filenames: tuple[str, ...], render_claims: bool, crds: str | None, output: str) -> None:
+    """Validate claims and rendered resources against the real schemas.
+
+    Claims are checked against the XRD schema (CEL rules included); every other document
+    against its upstream CRD, and Kubernetes kinds (also inside provider-kubernetes Objects)
+    against Kubernetes' own schemas. A kind with no schema is an error.
+
+    \b
+    Examples:
+      plinth validate examples/
+      plinth validate --render examples/tenant.yaml
+      plinth render examples/app.yaml | plinth validate -f -
+    """
+    sources = list(paths) + list(filenames)
+    if not sources:
+        _fail("nothing to validate: give files, directories, or -f -")
+    try:
+        store = CrdStore(default_crds_dir(crds))
+        docs = read_paths(sources)
+    except (InputError, CrdsNotFound) as e:
+        _fail(str(e))
+    validator = Validator(store)
+    issues = validator.validate(docs)
+    rendered = 0
+    if render_claims:
+        for doc in docs:
+            if not find_claim_api(doc.api_version, doc.kind) or any(i.source == doc.source for i in issues):
+                continue
+            try:
+                result = render_claim(doc, composition=None, observed=[], required=None, context={}, include_full_xr=False)
+            except (InvalidClaim, RenderError) as e:
+                issues.append(Issue(doc.source, f"{doc.kind}/{doc.name}", "", str(e)))
+                continue
+            for m in result.fatal:
+                issues.append(Issue(doc.source, f"{doc.kind}/{doc.name}", "", f"function: {m}"))
+            for i, body in enumerate(result.resources):
+                rendered += 1
+                issues += validator.validate_body(body, f"{doc.source} (rendered #{i + 1})")
+    if output == "json":
+        click.echo(json.dumps({"documents": validator.documents, "rendered": rendered,
+                               "issues": [i.__dict__ for i in issues]}, indent=2))
+    else:
+        for i in issues:
+            click.echo(str(i), err=True)
+        click.echo(f"{validator.documents} document(s), {rendered} rendered resource(s): "
+                   f"{len(issues)} issue(s)", err=True)
+    sys.exit(EXIT_FAILED if issues else 0)
+
+
+@main.command(name="serve")
+@sdkcli.standard_options
+@click.option("--cache-size", type=int, default=256, show_default=True, envvar="PLINTH_CACHE_SIZE",
+              help="Responses kept for identical requests (0 disables).")
+def serve_cmd(cache_size: int, **kwargs: Any) -> None:
+    """Serve function-plinth over gRPC, as Crossplane runs it.
+
+    \b
+    Examples:
+      plinth serve --insecure --address 127.0.0.1:9443      # local development
+      plinth serve --tls-certs-dir /tls/server               # in a cluster (mTLS)
+    """
+    from plinth.function import FunctionRunner
+
+    if not kwargs.get("insecure") and not kwargs.get("tls_certs_dir"):
+        _fail("give --tls-certs-dir for mTLS, or --insecure for local development")
+    sdkcli.run(FunctionRunner(cache_size=cache_size), **kwargs)
+
+
+@main.command(name="generate")
+@click.option("--root", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Repository root to write into.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a generated file is out of date.")
+def generate_cmd(root: str, check: bool) -> None:
+    """Write the XRDs, Compositions and package metadata generated from the models."""
+    from plinth.manifests import generated_files
+    from plinth.yamlio import dump_yaml
+
+    stale = []
+    for rel, docs in generated_files().items():
+        path = Path(root) / rel
+        text = GENERATED_HEADER + dump_yaml(docs)
+        if path.exists() and path.read_text() == text:
+            continue
+        stale.append(str(rel))
+        if not check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    if check and stale:
+        _fail("generated files are out of date (run `plinth generate`): " + ", ".join(stale), EXIT_FAILED)
+    click.echo(f"{'stale' if check else 'wrote'}: {len(stale)} file(s)", err=True)
+
+
+@main.command(name="xrds")
+@click.option("--root", type=click.Path(file_okay=False), default=".", show_default=True)
+@click.pass_context
+def xrds_cmd(ctx: click.Context, root: str) -> None:
+    """Write xrds/ (and the rest of the generated files) from the models."""
+    ctx.invoke(generate_cmd, root=root, check=False)
+
+
+GENERATED_HEADER = "# Generated by `plinth generate` from the pydantic models. Do not edit.\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

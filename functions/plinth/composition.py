@@ -1,0 +1,165 @@
+"""The pure core of composition: what a composer receives and what it returns.
+
+A composer is a pure function `(Claim, spec, Observed, Required) -> Composition`. It never
+touches protobuf, gRPC or YAML; the function edge (`plinth.function`) turns its result into a
+RunFunctionResponse. Two ideas carry the "nothing lost" guarantee:
+
+* A composer lists every resource the spec implies. Those whose inputs are not observed yet
+  are *pending* (with the reason), not silently left out.
+* The edge keeps an observed resource that is pending, as it was, instead of dropping it:
+  Crossplane deletes whatever a function stops returning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from plinth.api.base import ApiModel
+from plinth.api.catalog import ClaimApi
+from plinth.api.platform import PlatformConfig
+from plinth.flavor import FlavorInfo
+from plinth.naming import DNS_LABEL_MAX, dns_label
+
+Body = dict[str, Any]
+
+
+class PlatformIncomplete(ValueError):
+    """The platform EnvironmentConfig lacks a fact this claim needs; the message names it."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The claim being composed, in flavor-neutral terms.
+
+    For v2 the composite *is* the claim. For legacy, `name` and `namespace` are the claim's
+    (from the labels Crossplane puts on the composite), so names and labels are the same in
+    both flavors.
+    """
+
+    api: ClaimApi
+    flavor: FlavorInfo
+    name: str
+    namespace: str
+    xr_name: str
+    platform: PlatformConfig
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def resource_name(self, *parts: str, max_len: int = DNS_LABEL_MAX) -> str:
+        """The metadata.name of a composed resource: unique per claim, stable, a DNS label.
+
+        Legacy managed resources are cluster-scoped, so their names also carry the claim's
+        namespace; v2 ones live in the claim's namespace already.
+        """
+        prefix = (self.name,) if self.flavor.namespaced else (self.namespace, self.name)
+        return dns_label(*prefix, *parts, max_len=max_len)
+
+
+class Observed:
+    """The composed resources Crossplane observed, by composition-resource-name.
+
+    Bodies are converted lazily: a composer usually reads a few status fields of a few
+    resources, and converting every observed resource would dominate the function's cost.
+    """
+
+    def __init__(self, resources: Mapping[str, Any], to_body: Callable[[Any], Body] | None = None):
+        self._raw = resources
+        self._to_body = to_body
+        self._bodies: dict[str, Body] = {}
+
+    @classmethod
+    def of(cls, bodies: Mapping[str, Body]) -> Observed:
+        return cls(bodies)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def body(self, name: str) -> Body | None:
+        if name not in self._raw:
+            return None
+        if name not in self._bodies:
+            raw = self._raw[name]
+            self._bodies[name] = self._to_body(raw) if self._to_body else raw
+        return self._bodies[name]
+
+    def get(self, name: str, *path: str) -> Any:
+        """A field of an observed resource, e.g. `get("account", "status", "atProvider", "id")`."""
+        node: Any = self.body(name)
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                return None
+            node = node[key]
+        return node
+
+    def condition(self, name: str, kind: str) -> dict[str, Any] | None:
+        for c in self.get(name, "status", "conditions") or ():
+            if isinstance(c, dict) and c.get("type") == kind:
+                return c
+        return None
+
+    def ready(self, name: str) -> bool:
+        """True when the observed resource reports Ready=True."""
+        c = self.condition(name, "Ready")
+        return c is not None and c.get("status") == "True"
+
+
+@dataclass
+class Composition:
+    """What a composer returns: desired resources, what is pending and why, and the status."""
+
+    claim: Claim
+    resources: dict[str, Body] = field(default_factory=dict)
+    pending: dict[str, str] = field(default_factory=dict)
+    status: dict[str, Any] = field(default_factory=dict)
+    phase: str = "Ready"
+    # Resources that never report a Ready condition and count as ready once observed.
+    ready_when_observed: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, name: str, body: Body, *, ready_when_observed: bool = False) -> Body:
+        if name in self.resources:
+            raise ValueError(f"composition resource name {name!r} used twice")
+        self.resources[name] = body
+        self.pending.pop(name, None)
+        if ready_when_observed:
+            self.ready_when_observed.add(name)
+        return body
+
+    def wait(self, name: str, reason: str) -> None:
+        """Declare a resource the spec implies but whose inputs are not observed yet."""
+        if name not in self.resources:
+            self.pending[name] = reason
+
+    def planned(self) -> set[str]:
+        return set(self.resources) | set(self.pending)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A resource the composer needs Crossplane to fetch (a required resource)."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class Required:
+    """Required resources Crossplane resolved, by requirement name (None: not resolved yet)."""
+
+    resources: Mapping[str, list[Body]] = field(default_factory=dict)
+
+    def get(self, name: str) -> list[Body] | None:
+        return self.resources.get(name)
+
+
+Composer = Callable[[Claim, ApiModel, Observed, Required], Composition]
+RequirementsOf = Callable[[Claim, ApiModel], dict[str, Requirement]]

@@ -1,0 +1,340 @@
+"""The gRPC edge: RunFunctionRequest in, RunFunctionResponse out.
+
+Everything here is translation and guarding. The composers decide what to compose; this module
+parses the request into typed models, asks Crossplane for the resources a claim needs, turns a
+composition into desired state with readiness and conditions, and makes sure that no input,
+however malformed, crashes the server or makes a previously composed resource disappear.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import pydantic
+from crossplane.function import resource as sdk_resource
+from crossplane.function import response
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+
+from plinth.api.base import ApiModel
+from plinth.api.catalog import ClaimApi, find_claim_api
+from plinth.api.function_input import FunctionInput
+from plinth.api.platform import PlatformConfig
+from plinth.compose import COMPOSERS, REQUIREMENTS
+from plinth.composition import (
+    Body,
+    Claim,
+    Composition,
+    Observed,
+    PlatformIncomplete,
+    Required,
+    Requirement,
+)
+from plinth.flavor import FLAVORS, Flavor
+from plinth.readiness import READY_WHEN_OBSERVED_KINDS
+from plinth.structs import StructEncoder, struct_to_py
+
+log = logging.getLogger("plinth")
+
+PLATFORM_REQUIREMENT = "platform"
+CONDITION_TYPE = "Provisioned"
+
+# Fields Crossplane itself puts in a composite's spec; they are not part of our APIs.
+CROSSPLANE_SPEC_FIELDS = frozenset(
+    {
+        "crossplane",
+        "claimRef",
+        "compositionRef",
+        "compositionRevisionRef",
+        "compositionRevisionSelector",
+        "compositionSelector",
+        "compositionUpdatePolicy",
+        "compositeDeletePolicy",
+        "environmentConfigRefs",
+        "publishConnectionDetailsTo",
+        "resourceRefs",
+        "writeConnectionSecretToRef",
+    }
+)
+
+
+class Fatal(Exception):
+    """The claim cannot be composed as it is; the message tells the user why."""
+
+
+@dataclass
+class Outcome:
+    """The pure result of handling one request, before it is written as protobuf."""
+
+    composition: Composition | None = None
+    requirements: dict[str, Requirement] = field(default_factory=dict)
+    retained: dict[str, Body] = field(default_factory=dict)
+    observed: Observed | None = None
+    fatal: str | None = None
+
+
+def format_errors(prefix: str, err: pydantic.ValidationError) -> str:
+    parts = []
+    for e in err.errors(include_url=False):
+        loc = ".".join(str(p) for p in e["loc"])
+        where = f"{prefix}.{loc}" if loc else prefix
+        parts.append(f"{where}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def claim_identity(xr: Body, flavor: Flavor) -> tuple[str, str]:
+    """The claim's name and namespace, whichever flavor carried it."""
+    meta = xr.get("metadata") or {}
+    if flavor is Flavor.V2:
+        return meta.get("name", ""), meta.get("namespace", "")
+    labels = meta.get("labels") or {}
+    return (
+        labels.get("crossplane.io/claim-name") or meta.get("name", ""),
+        labels.get("crossplane.io/claim-namespace", ""),
+    )
+
+
+def parse_spec(api: ClaimApi, xr: Body) -> ApiModel:
+    raw = {k: v for k, v in (xr.get("spec") or {}).items() if k not in CROSSPLANE_SPEC_FIELDS}
+    try:
+        return api.spec_model.model_validate(raw)
+    except pydantic.ValidationError as e:
+        raise Fatal(f"invalid {api.kind}: {format_errors('spec', e)}") from None
+
+
+def parse_platform(name: str, found: list[Body] | None) -> PlatformConfig:
+    if not found:
+        raise Fatal(
+            f"the platform EnvironmentConfig {name!r} was not found: the platform team must "
+            "create it (see examples/platform.yaml in Plinth)"
+        )
+    try:
+        return PlatformConfig.model_validate(found[0].get("data") or {})
+    except pydantic.ValidationError as e:
+        raise Fatal(f"EnvironmentConfig {name!r} is invalid: {format_errors('data', e)}") from None
+
+
+def platform_requirement(name: str) -> Requirement:
+    return Requirement("apiextensions.crossplane.io/v1beta1", "EnvironmentConfig", name)
+
+
+def retained_body(body: Body) -> Body:
+    """An observed resource, reduced to what a function may state as desired."""
+    meta = body.get("metadata") or {}
+    kept_meta = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
+    out: Body = {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"), "metadata": kept_meta}
+    if "spec" in body:
+        out["spec"] = body["spec"]
+    return out
+
+
+def evaluate(
+    xr: Body,
+    fn_input: Body | None,
+    observed: Observed,
+    required: Mapping[str, list[Body]],
+) -> Outcome:
+    """Decide the outcome of one request. Pure: no protobuf, no I/O."""
+    api_version, kind = xr.get("apiVersion", ""), xr.get("kind", "")
+    found = find_claim_api(api_version, kind)
+    if found is None:
+        raise Fatal(
+            f"function-plinth cannot compose {kind or '<no kind>'} ({api_version or '<no apiVersion>'}): "
+            "it composes AccountClaim, TenantClaim and AppClaim (platform.plinth.dev) and "
+            "XAccount, XTenant and XApp (claims.plinth.dev)"
+        )
+    api, flavor = found
+    try:
+        settings = FunctionInput.model_validate(fn_input or {})
+    except pydantic.ValidationError as e:
+        raise Fatal(f"invalid function input: {format_errors('input', e)}") from None
+    spec = parse_spec(api, xr)
+    name, namespace = claim_identity(xr, flavor)
+
+    requirements = {PLATFORM_REQUIREMENT: platform_requirement(settings.platform_config)}
+    if PLATFORM_REQUIREMENT not in required:
+        # First call of the pipeline: ask Crossplane for the platform facts, then run again.
+        return Outcome(requirements=requirements)
+    platform = parse_platform(settings.platform_config, required[PLATFORM_REQUIREMENT])
+    claim = Claim(
+        api=api,
+        flavor=FLAVORS[flavor],
+        name=name,
+        namespace=namespace,
+        xr_name=(xr.get("metadata") or {}).get("name", ""),
+        platform=platform,
+        tags=getattr(spec, "tags", None) or {},
+    )
+    extra = REQUIREMENTS.get(api.noun)
+    if extra is not None:
+        requirements.update(extra(claim, spec))
+        if any(n not in required for n in requirements):
+            return Outcome(requirements=requirements)
+    try:
+        composition = COMPOSERS[api.noun](claim, spec, observed, Required(required))
+    except PlatformIncomplete as e:
+        raise Fatal(
+            f"the platform EnvironmentConfig {settings.platform_config!r} lacks {e} "
+            f"needed to compose a {api.kind}"
+        ) from None
+    retained = {}
+    for crn in composition.pending:
+        body = observed.body(crn)
+        if body is not None:
+            retained[crn] = retained_body(body)
+    return Outcome(
+        composition=composition, requirements=requirements, retained=retained, observed=observed
+    )
+
+
+Encode = Callable[[fnv1.Resource, Body], None]
+
+
+def encode_naive(target: fnv1.Resource, body: Body) -> None:
+    """The SDK's own path; kept to prove the fast path produces identical messages."""
+    sdk_resource.update(target, body)
+
+
+def fast_encoder(encoder: StructEncoder) -> Encode:
+    def encode(target: fnv1.Resource, body: Body) -> None:
+        target.resource.MergeFromString(encoder.encode(body))
+
+    return encode
+
+
+def _is_ready(kind: str, crn: str, comp: Composition, observed: Observed) -> bool:
+    if crn not in observed:
+        return False
+    if kind in READY_WHEN_OBSERVED_KINDS or crn in comp.ready_when_observed:
+        return True
+    return observed.ready(crn)
+
+
+def write_response(req: fnv1.RunFunctionRequest, outcome: Outcome, encode: Encode) -> fnv1.RunFunctionResponse:
+    rsp = response.to(req)
+    for name, r in outcome.requirements.items():
+        sel = rsp.requirements.resources[name]
+        sel.api_version = r.api_version
+        sel.kind = r.kind
+        sel.match_name = r.name
+        if r.namespace is not None:
+            sel.namespace = r.namespace
+    comp = outcome.composition
+    if comp is None or outcome.observed is None:
+        return rsp
+    observed = outcome.observed
+    unready: list[str] = []
+    for crn, body in (*comp.resources.items(), *outcome.retained.items()):
+        target = rsp.desired.resources[crn]
+        encode(target, body)
+        if _is_ready(body.get("kind", ""), crn, comp, observed):
+            target.ready = fnv1.READY_TRUE
+        else:
+            target.ready = fnv1.READY_FALSE
+            unready.append(crn)
+
+    status = dict(comp.status)
+    message = status.get("message")
+    phase = comp.phase
+    if comp.pending and not message:
+        message = next(iter(comp.pending.values()))
+    if unready and not message:
+        shown = ", ".join(sorted(unready)[:5])
+        more = f" (+{len(unready) - 5} more)" if len(unready) > 5 else ""
+        message = f"waiting for {len(unready)} resource(s) to become ready: {shown}{more}"
+    done = not unready and not comp.pending
+    if not done and phase == "Ready":
+        phase = "Provisioning"
+    status["phase"] = phase
+    if message and not done:
+        status["message"] = message
+    else:
+        status.pop("message", None)
+    encode(rsp.desired.composite, {"status": status})
+    rsp.conditions.append(
+        fnv1.Condition(
+            type=CONDITION_TYPE,
+            status=fnv1.STATUS_CONDITION_TRUE if done else fnv1.STATUS_CONDITION_FALSE,
+            reason="Available" if done else "Waiting",
+            message=message or "all resources are ready",
+            target=fnv1.TARGET_COMPOSITE_AND_CLAIM,
+        )
+    )
+    for w in comp.warnings:
+        rsp.results.append(
+            fnv1.Result(severity=fnv1.SEVERITY_WARNING, message=w, target=fnv1.TARGET_COMPOSITE_AND_CLAIM)
+        )
+    return rsp
+
+
+def fatal_response(req: fnv1.RunFunctionRequest, message: str) -> fnv1.RunFunctionResponse:
+    # A Fatal result stops the pipeline before Crossplane applies or deletes anything, so
+    # nothing composed earlier is lost while the user fixes the claim.
+    rsp = response.to(req)
+    rsp.results.append(
+        fnv1.Result(
+            severity=fnv1.SEVERITY_FATAL,
+            message=message,
+            reason="InvalidClaim",
+            target=fnv1.TARGET_COMPOSITE_AND_CLAIM,
+        )
+    )
+    return rsp
+
+
+def run_function(req: fnv1.RunFunctionRequest, encode: Encode = encode_naive) -> fnv1.RunFunctionResponse:
+    """Handle one request. Never raises: every failure becomes a Fatal result."""
+    try:
+        xr = struct_to_py(req.observed.composite.resource)
+        fn_input = struct_to_py(req.input) if req.HasField("input") else None
+        observed = Observed(
+            {k: v.resource for k, v in req.observed.resources.items()}, to_body=struct_to_py
+        )
+        required = {
+            name: [struct_to_py(item.resource) for item in res.items]
+            for name, res in req.required_resources.items()
+        }
+        outcome = evaluate(xr, fn_input, observed, required)
+        return write_response(req, outcome, encode)
+    except Fatal as e:
+        return fatal_response(req, str(e))
+    except Exception as e:  # a bug must not take the server down or delete anything
+        log.exception("internal error composing %s", req.observed.composite.resource.get("kind"))
+        return fatal_response(req, f"internal error in function-plinth: {type(e).__name__}: {e}")
+
+
+class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
+    """The function-plinth gRPC servicer.
+
+    Identical requests get the identical response object back: the composers are pure, so a
+    reconcile that changes nothing costs a serialization and a dictionary lookup. The cache key
+    is the request's serialized bytes, so a hit is exact, never a guess.
+    """
+
+    def __init__(self, *, cache_size: int = 256, encoder_size: int = 8192) -> None:
+        self._responses: OrderedDict[bytes, fnv1.RunFunctionResponse] = OrderedDict()
+        self._cache_size = cache_size
+        self._encode = fast_encoder(StructEncoder(encoder_size))
+
+    def run(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+        key = req.SerializeToString()
+        hit = self._responses.get(key)
+        if hit is not None:
+            self._responses.move_to_end(key)
+            return hit
+        rsp = run_function(req, self._encode)
+        if self._cache_size:
+            self._responses[key] = rsp
+            if len(self._responses) > self._cache_size:
+                self._responses.popitem(last=False)
+        return rsp
+
+    async def RunFunction(  # noqa: N802 - the gRPC method name
+        self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> fnv1.RunFunctionResponse:
+        return self.run(req)

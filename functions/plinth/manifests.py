@@ -1,0 +1,232 @@
+"""Generated manifests: XRDs, Compositions, package metadata and the local-render Functions.
+
+All of them derive from the API catalog and the pydantic models, so `plinth generate` can
+rewrite them and a test can fail when the checked-in copies drift.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from plinth import __version__
+from plinth.api.catalog import CLAIMS, ClaimApi
+from plinth.api.function_input import FunctionInput
+from plinth.flavor import API_VERSION, FLAVORS, Flavor
+from plinth.schema import openapi_schema
+
+FUNCTION_NAME = "function-plinth"
+FUNCTION_PACKAGE = "ghcr.io/plinth-dev/function-plinth"
+CONFIGURATION_PACKAGE = "ghcr.io/plinth-dev/configuration-plinth"
+CROSSPLANE_CONSTRAINT = ">=v2.0.0"
+SOURCE = "https://github.com/plinth-dev/plinth"
+
+# provider-upjet-aws is a family: one provider package per AWS service Plinth composes.
+AWS_SERVICES = (
+    "backup",
+    "budgets",
+    "configservice",
+    "ec2",
+    "ecr",
+    "eks",
+    "elasticache",
+    "iam",
+    "kms",
+    "organizations",
+    "ram",
+    "rds",
+    "s3",
+    "secretsmanager",
+    "sqs",
+    "ssoadmin",
+)
+PROVIDER_VERSIONS = {
+    "provider-aws": ">=v2.0.0",
+    "provider-kubernetes": ">=v1.0.0",
+    "provider-upjet-github": ">=v0.19.0",
+}
+
+
+def xrd_name(api: ClaimApi, flavor: Flavor) -> str:
+    plural = api.plural if flavor is Flavor.V2 else api.legacy_xr_plural
+    return f"{plural}.{FLAVORS[flavor].group}"
+
+
+def composition_name(api: ClaimApi, flavor: Flavor) -> str:
+    return xrd_name(api, flavor)
+
+
+def _version(api: ClaimApi) -> dict[str, Any]:
+    status = openapi_schema(api.status_model)
+    return {
+        "name": API_VERSION,
+        "served": True,
+        "referenceable": True,
+        "additionalPrinterColumns": [
+            {
+                "name": c.name,
+                "type": c.type,
+                "jsonPath": c.json_path,
+                **({"priority": c.priority} if c.priority else {}),
+            }
+            for c in api.printer_columns
+        ],
+        "schema": {
+            "openAPIV3Schema": {
+                "type": "object",
+                "description": api.description,
+                "properties": {
+                    "spec": openapi_schema(api.spec_model),
+                    "status": status,
+                },
+                "required": ["spec"],
+            }
+        },
+    }
+
+
+def xrd(api: ClaimApi, flavor: Flavor) -> dict[str, Any]:
+    info = FLAVORS[flavor]
+    spec: dict[str, Any] = {"group": info.group}
+    if flavor is Flavor.V2:
+        spec["scope"] = "Namespaced"
+        spec["names"] = {"kind": api.kind, "plural": api.plural, "categories": ["plinth"]}
+    else:
+        spec["scope"] = "LegacyCluster"
+        spec["names"] = {
+            "kind": api.legacy_xr_kind,
+            "plural": api.legacy_xr_plural,
+            "categories": ["plinth"],
+        }
+        spec["claimNames"] = {"kind": api.kind, "plural": api.plural, "categories": ["plinth"]}
+    spec["defaultCompositionRef"] = {"name": composition_name(api, flavor)}
+    spec["versions"] = [_version(api)]
+    return {
+        "apiVersion": info.xrd_api_version,
+        "kind": "CompositeResourceDefinition",
+        "metadata": {"name": xrd_name(api, flavor), "labels": {"plinth.dev/api": api.noun}},
+        "spec": spec,
+    }
+
+
+def composition(api: ClaimApi, flavor: Flavor) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.crossplane.io/v1",
+        "kind": "Composition",
+        "metadata": {
+            "name": composition_name(api, flavor),
+            "labels": {"plinth.dev/api": api.noun, "plinth.dev/flavor": flavor.value},
+        },
+        "spec": {
+            "compositeTypeRef": {"apiVersion": api.api_version(flavor), "kind": api.xr_kind(flavor)},
+            "mode": "Pipeline",
+            "pipeline": [
+                {
+                    "step": "compose",
+                    "functionRef": {"name": FUNCTION_NAME},
+                    "input": FunctionInput().to_wire(),
+                }
+            ],
+        },
+    }
+
+
+def _depends_on(flavor: Flavor) -> list[dict[str, str]]:
+    deps = [
+        {
+            "provider": f"xpkg.crossplane.io/crossplane-contrib/provider-aws-{svc}",
+            "version": PROVIDER_VERSIONS["provider-aws"],
+        }
+        for svc in AWS_SERVICES
+    ]
+    deps.append(
+        {
+            "provider": "xpkg.crossplane.io/crossplane-contrib/provider-kubernetes",
+            "version": PROVIDER_VERSIONS["provider-kubernetes"],
+        }
+    )
+    deps.append(
+        {
+            "provider": "xpkg.crossplane.io/crossplane-contrib/provider-upjet-github",
+            "version": PROVIDER_VERSIONS["provider-upjet-github"],
+        }
+    )
+    deps.append({"function": FUNCTION_PACKAGE, "version": f">=v{__version__}"})
+    return deps
+
+
+def configuration_meta(flavor: Flavor) -> dict[str, Any]:
+    legacy = flavor is Flavor.LEGACY
+    return {
+        "apiVersion": "meta.pkg.crossplane.io/v1",
+        "kind": "Configuration",
+        "metadata": {
+            "name": "plinth-legacy" if legacy else "plinth",
+            "annotations": {
+                "meta.crossplane.io/maintainer": "Plinth maintainers",
+                "meta.crossplane.io/source": SOURCE,
+                "meta.crossplane.io/license": "Apache-2.0",
+                "meta.crossplane.io/description": (
+                    "Plinth self-service APIs as legacy claims (claims.plinth.dev)."
+                    if legacy
+                    else "Plinth self-service APIs: AccountClaim, TenantClaim, AppClaim "
+                    "(platform.plinth.dev)."
+                ),
+            },
+        },
+        "spec": {"crossplane": {"version": CROSSPLANE_CONSTRAINT}, "dependsOn": _depends_on(flavor)},
+    }
+
+
+def function_meta() -> dict[str, Any]:
+    return {
+        "apiVersion": "meta.pkg.crossplane.io/v1beta1",
+        "kind": "Function",
+        "metadata": {
+            "name": FUNCTION_NAME,
+            "annotations": {
+                "meta.crossplane.io/maintainer": "Plinth maintainers",
+                "meta.crossplane.io/source": SOURCE,
+                "meta.crossplane.io/license": "Apache-2.0",
+                "meta.crossplane.io/description": "Composes Plinth's AccountClaim, "
+                "TenantClaim and AppClaim (both flavors).",
+            },
+        },
+        "spec": {"crossplane": {"version": CROSSPLANE_CONSTRAINT}},
+    }
+
+
+def render_functions(target: str = "127.0.0.1:9443") -> list[dict[str, Any]]:
+    """The Function manifest `crossplane composition render` needs, pointed at a local server."""
+    return [
+        {
+            "apiVersion": "pkg.crossplane.io/v1",
+            "kind": "Function",
+            "metadata": {
+                "name": FUNCTION_NAME,
+                "annotations": {
+                    "render.crossplane.io/runtime": "Development",
+                    "render.crossplane.io/runtime-development-target": target,
+                },
+            },
+            "spec": {"package": f"{FUNCTION_PACKAGE}:v{__version__}"},
+        }
+    ]
+
+
+def generated_files() -> dict[Path, list[dict[str, Any]]]:
+    """Every generated file, relative to the repository root, as YAML documents."""
+    files: dict[Path, list[dict[str, Any]]] = {}
+    for flavor in Flavor:
+        for api in CLAIMS:
+            files[Path("xrds") / flavor.value / f"{api.noun}.yaml"] = [xrd(api, flavor)]
+            files[Path("compositions") / flavor.value / f"{api.noun}.yaml"] = [
+                composition(api, flavor)
+            ]
+    files[Path("packages/configuration/crossplane.yaml")] = [configuration_meta(Flavor.V2)]
+    files[Path("packages/configuration-legacy/crossplane.yaml")] = [
+        configuration_meta(Flavor.LEGACY)
+    ]
+    files[Path("packages/function/crossplane.yaml")] = [function_meta()]
+    files[Path("examples/functions.yaml")] = render_functions()
+    return files

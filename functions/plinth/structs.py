@@ -1,0 +1,68 @@
+"""Conversion between protobuf Structs and plain Python values, fast where it matters.
+
+Crossplane calls the function on every reconcile of every claim, and protobuf's pure-Python
+`Struct.update` is most of what a naive function spends. Desired resources are therefore
+encoded once per distinct body and reused as serialized bytes (merged in C), and observed
+resources are converted only when a composer reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Any
+
+from google.protobuf import struct_pb2
+
+Body = dict[str, Any]
+
+
+def value_to_py(v: struct_pb2.Value) -> Any:
+    kind = v.WhichOneof("kind")
+    if kind == "struct_value":
+        return struct_to_py(v.struct_value)
+    if kind == "list_value":
+        return [value_to_py(x) for x in v.list_value.values]
+    if kind == "number_value":
+        n = v.number_value
+        # Struct has only doubles; Kubernetes integers must come back as ints.
+        return int(n) if n.is_integer() and abs(n) < 2**53 else n
+    if kind == "string_value":
+        return v.string_value
+    if kind == "bool_value":
+        return v.bool_value
+    return None
+
+
+def struct_to_py(s: struct_pb2.Struct) -> Body:
+    return {k: value_to_py(v) for k, v in s.fields.items()}
+
+
+def py_to_struct(body: Body) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(body)
+    return s
+
+
+class StructEncoder:
+    """Encodes bodies to serialized Structs, remembering the last `size` distinct bodies.
+
+    The key is the body's JSON text, so two equal bodies share an encoding and a changed body
+    never reuses a stale one.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+
+    def encode(self, body: Body) -> bytes:
+        key = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        encoded = py_to_struct(body).SerializeToString(deterministic=True)
+        self._cache[key] = encoded
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return encoded
