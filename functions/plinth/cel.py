@@ -19,9 +19,25 @@ logging.getLogger("celpy").setLevel(logging.CRITICAL)
 _ENV = celpy.Environment()
 
 
+# The parts of Kubernetes' CEL extension libraries (strings, lists) that upstream CRDs use;
+# cel-python implements only the CEL standard library.
+_K8S_FUNCTIONS: dict[str, Any] = {
+    "lowerAscii": lambda s: celpy.celtypes.StringType(str(s).lower()),
+    "upperAscii": lambda s: celpy.celtypes.StringType(str(s).upper()),
+    "trim": lambda s: celpy.celtypes.StringType(str(s).strip()),
+    "split": lambda s, sep: celpy.celtypes.ListType(
+        [celpy.celtypes.StringType(x) for x in str(s).split(str(sep))]
+    ),
+    "join": lambda items, sep="": celpy.celtypes.StringType(str(sep).join(str(x) for x in items)),
+    "indexOf": lambda s, sub: celpy.celtypes.IntType(str(s).find(str(sub))),
+    "lastIndexOf": lambda s, sub: celpy.celtypes.IntType(str(s).rfind(str(sub))),
+    "replace": lambda s, a, b: celpy.celtypes.StringType(str(s).replace(str(a), str(b))),
+}
+
+
 @lru_cache(maxsize=2048)
 def _program(rule: str) -> Any:
-    return _ENV.program(_ENV.compile(rule))
+    return _ENV.program(_ENV.compile(rule), functions=_K8S_FUNCTIONS)
 
 
 class CelUnsupported(Exception):
@@ -36,10 +52,12 @@ def evaluate(rule: str, value: Any) -> bool:
         raise CelUnsupported(f"{rule}: {e}") from None
     try:
         result = prog.evaluate({"self": celpy.json_to_cel(value)})
-    except Exception:
-        return False
+    except Exception as e:
+        result = e
     if isinstance(result, Exception):
-        return False
+        if "undeclared reference" in str(result):
+            raise CelUnsupported(f"{rule}: {result}") from None
+        return False  # e.g. "no such key": the API server rejects the object too
     return bool(result)
 
 

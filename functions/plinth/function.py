@@ -304,7 +304,9 @@ def run_function(req: fnv1.RunFunctionRequest, encode: Encode = encode_naive) ->
     except Fatal as e:
         return fatal_response(req, str(e))
     except Exception as e:  # a bug must not take the server down or delete anything
-        log.exception("internal error composing %s", req.observed.composite.resource.get("kind"))
+        fields = req.observed.composite.resource.fields
+        kind = fields["kind"].string_value if "kind" in fields else "<no kind>"
+        log.exception("internal error composing %s", kind)
         return fatal_response(req, f"internal error in function-plinth: {type(e).__name__}: {e}")
 
 

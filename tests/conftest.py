@@ -1,0 +1,82 @@
+"""Shared fixtures: the upstream CRDs, a validator, and rendering of example claims."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plinth.crds import CrdStore
+from plinth.render import Rendered, render, to_composite
+from plinth.validate import Validator
+from plinth.yamlio import Document, read_path
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+
+def crds_dir() -> Path:
+    """../shared/crds beside the checkout, else $PLINTH_CRDS_DIR; never the network."""
+    shared = REPO.parent / "shared" / "crds"
+    if shared.is_dir():
+        return shared
+    env = os.environ.get("PLINTH_CRDS_DIR")
+    if env and Path(env).is_dir():
+        return Path(env)
+    raise RuntimeError(f"upstream CRDs not found at {shared} and PLINTH_CRDS_DIR is not set")
+
+
+_STORE: CrdStore | None = None
+
+
+def store() -> CrdStore:
+    global _STORE
+    if _STORE is None:
+        _STORE = CrdStore(crds_dir())
+    return _STORE
+
+
+@pytest.fixture(scope="session")
+def validator() -> Validator:
+    return Validator(store())
+
+
+def platform_docs() -> list[dict[str, Any]]:
+    return [d.body for d in read_path(str(EXAMPLES / "platform.yaml"))]
+
+
+def claim_docs(path: Path) -> list[Document]:
+    return [d for d in read_path(str(path)) if d.api_version.split("/")[0].endswith("plinth.dev")]
+
+
+def render_claim(
+    claim: dict[str, Any],
+    *,
+    observed: list[dict[str, Any]] | None = None,
+    extra: list[dict[str, Any]] | None = None,
+) -> Rendered:
+    """Render a claim in-process with the example platform (plus `extra`) as required resources."""
+    return render(
+        to_composite(claim),
+        observed=observed or [],
+        extra_resources=platform_docs() + (extra or []),
+    )
+
+
+def assert_valid(validator: Validator, bodies: list[dict[str, Any]], source: str) -> None:
+    issues = []
+    for i, body in enumerate(bodies):
+        issues += validator.validate_body(body, f"{source}#{i + 1}")
+    assert not issues, "\n".join(str(i) for i in issues)
+
+
+def assert_unique_names(bodies: list[dict[str, Any]]) -> None:
+    seen: dict[tuple[str, str, str, str], int] = {}
+    for b in bodies:
+        meta = b["metadata"]
+        key = (b["apiVersion"], b["kind"], meta.get("namespace", ""), meta["name"])
+        seen[key] = seen.get(key, 0) + 1
+    dupes = [k for k, n in seen.items() if n > 1]
+    assert not dupes, f"duplicate names: {dupes}"
