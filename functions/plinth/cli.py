@@ -278,11 +278,11 @@ def serve_cmd(cache_size: int, **kwargs: Any) -> None:
       plinth serve --insecure --address 127.0.0.1:9443      # local development
       plinth serve --tls-certs-dir /tls/server               # in a cluster (mTLS)
     """
-    from plinth.function import FunctionRunner
+    from plinth.server import serve
 
     if not kwargs.get("insecure") and not kwargs.get("tls_certs_dir"):
         _fail("give --tls-certs-dir for mTLS, or --insecure for local development")
-    sdkcli.run(FunctionRunner(cache_size=cache_size), **kwargs)
+    serve(cache_size=cache_size, **kwargs)
 
 
 @main.command(name="generate")

@@ -212,10 +212,10 @@ class Validator:
     def _claim_errors(schema: dict[str, Any], body: dict[str, Any], flavor: Flavor) -> Iterator[tuple[str, str]]:
         spec_schema = schema["properties"]["spec"]
         spec = {k: v for k, v in (body.get("spec") or {}).items() if k not in CROSSPLANE_SPEC_FIELDS}
-        if "spec" not in body:
+        if "spec" in body:
+            yield from _schema_errors(spec_schema, spec, "spec")
+        elif "status" not in body:  # a rendered composite carries only its status
             yield "spec", "spec is required"
-            return
-        yield from _schema_errors(spec_schema, spec, "spec")
         status = {k: v for k, v in (body.get("status") or {}).items() if k != "conditions"}
         if status:
             yield from _schema_errors(schema["properties"]["status"], status, "status")

@@ -1,0 +1,83 @@
+"""The CLI's contract: output formats, stdin, exit codes 0/1/2 and one clear message."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import EXAMPLES, REPO
+
+
+def plinth(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "plinth.cli", *args], input=stdin, capture_output=True,
+                          text=True, cwd=REPO, timeout=120)
+
+
+def test_render_prints_a_yaml_stream_with_the_composite_first() -> None:
+    r = plinth("render", "examples/tenant.yaml")
+    assert r.returncode == 0, r.stderr
+    docs = list(yaml.safe_load_all(r.stdout))
+    assert docs[0]["kind"] == "TenantClaim"
+    assert all("crossplane.io/composition-resource-name" in d["metadata"]["annotations"] for d in docs[1:])
+
+
+def test_render_json_from_stdin() -> None:
+    r = plinth("render", "-f", "-", "-o", "json", "--required-resources", "examples/platform.yaml",
+               stdin=(EXAMPLES / "tenant.yaml").read_text())
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["kind"] == "List"
+
+
+def test_render_accepts_crossplane_positional_shape() -> None:
+    r = plinth("render", "examples/tenant.yaml", "compositions/v2/tenant.yaml", "examples/functions.yaml")
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: [unclosed", "not valid YAML"),
+        ("- just\n- a list\n", "expected a Kubernetes object"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "no Plinth claim found"),
+        ("apiVersion: platform.plinth.dev/v1alpha1\nkind: TenantClaim\nmetadata: {name: t, namespace: n}\n"
+         "spec: {team: BAD, account: {accountId: '1'}, environments: []}\n", "spec.team"),
+    ],
+    ids=["not-yaml", "not-an-object", "unknown-kind", "schema-violation"],
+)
+def test_bad_input_exits_2_with_one_clear_message(text: str, message: str) -> None:
+    r = plinth("render", "-f", "-", stdin=text)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_missing_platform_is_reported_not_crashed(tmp_path: Path) -> None:
+    claim = tmp_path / "tenant.yaml"
+    claim.write_text((EXAMPLES / "tenant.yaml").read_text())
+    r = plinth("render", str(claim))
+    assert r.returncode == 2
+    assert "EnvironmentConfig 'plinth-platform' was not found" in r.stderr
+
+
+def test_validate_exit_codes(tmp_path: Path) -> None:
+    assert plinth("validate", "examples/").returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")
+    r = plinth("validate", str(bad))
+    assert r.returncode == 1
+    assert "no schema for example.com/v1 Widget" in r.stderr
+
+
+def test_render_output_validates_through_a_pipe() -> None:
+    rendered = plinth("render", "examples/app.yaml").stdout
+    r = plinth("validate", "-f", "-", stdin=rendered)
+    assert r.returncode == 0, r.stderr
+
+
+def test_help_has_examples() -> None:
+    for cmd in ("render", "validate", "serve"):
+        assert "Examples:" in plinth(cmd, "--help").stdout
