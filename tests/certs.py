@@ -40,7 +40,10 @@ def write_tls_dirs(root: Path) -> tuple[Path, Path]:
     )
     ca_pem = ca.public_bytes(serialization.Encoding.PEM)
     dirs = []
-    for name, usage in (("server", ExtendedKeyUsageOID.SERVER_AUTH), ("client", ExtendedKeyUsageOID.CLIENT_AUTH)):
+    for name, usage in (
+        ("server", ExtendedKeyUsageOID.SERVER_AUTH),
+        ("client", ExtendedKeyUsageOID.CLIENT_AUTH),
+    ):
         key = _key()
         cert = (
             x509.CertificateBuilder()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -28,14 +29,9 @@ def crds_dir() -> Path:
     raise RuntimeError(f"upstream CRDs not found at {shared} and PLINTH_CRDS_DIR is not set")
 
 
-_STORE: CrdStore | None = None
-
-
+@functools.cache
 def store() -> CrdStore:
-    global _STORE
-    if _STORE is None:
-        _STORE = CrdStore(crds_dir())
-    return _STORE
+    return CrdStore(crds_dir())
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,20 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from conftest import EXAMPLES, REPO
 
 
 def plinth(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "plinth.cli", *args], input=stdin, capture_output=True,
-                          text=True, cwd=REPO, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "plinth.cli", *args],
+        input=stdin,
+        capture_output=True,
+        check=False,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
 
 
 def test_render_prints_a_yaml_stream_with_the_composite_first() -> None:
@@ -22,18 +30,30 @@ def test_render_prints_a_yaml_stream_with_the_composite_first() -> None:
     assert r.returncode == 0, r.stderr
     docs = list(yaml.safe_load_all(r.stdout))
     assert docs[0]["kind"] == "TenantClaim"
-    assert all("crossplane.io/composition-resource-name" in d["metadata"]["annotations"] for d in docs[1:])
+    assert all(
+        "crossplane.io/composition-resource-name" in d["metadata"]["annotations"] for d in docs[1:]
+    )
 
 
 def test_render_json_from_stdin() -> None:
-    r = plinth("render", "-f", "-", "-o", "json", "--required-resources", "examples/platform.yaml",
-               stdin=(EXAMPLES / "tenant.yaml").read_text())
+    r = plinth(
+        "render",
+        "-f",
+        "-",
+        "-o",
+        "json",
+        "--required-resources",
+        "examples/platform.yaml",
+        stdin=(EXAMPLES / "tenant.yaml").read_text(),
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["kind"] == "List"
 
 
 def test_render_accepts_crossplane_positional_shape() -> None:
-    r = plinth("render", "examples/tenant.yaml", "compositions/v2/tenant.yaml", "examples/functions.yaml")
+    r = plinth(
+        "render", "examples/tenant.yaml", "compositions/v2/tenant.yaml", "examples/functions.yaml"
+    )
     assert r.returncode == 0, r.stderr
 
 
@@ -43,8 +63,11 @@ def test_render_accepts_crossplane_positional_shape() -> None:
         ("a: [unclosed", "not valid YAML"),
         ("- just\n- a list\n", "expected a Kubernetes object"),
         ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "no Plinth claim found"),
-        ("apiVersion: platform.plinth.dev/v1alpha1\nkind: TenantClaim\nmetadata: {name: t, namespace: n}\n"
-         "spec: {team: BAD, account: {accountId: '1'}, environments: []}\n", "spec.team"),
+        (
+            "apiVersion: platform.plinth.dev/v1alpha1\nkind: TenantClaim\nmetadata: {name: t, namespace: n}\n"
+            "spec: {team: BAD, account: {accountId: '1'}, environments: []}\n",
+            "spec.team",
+        ),
     ],
     ids=["not-yaml", "not-an-object", "unknown-kind", "schema-violation"],
 )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, assert_unique_names, assert_valid, claim_docs, render_claim
 
+from conftest import EXAMPLES, assert_unique_names, assert_valid, claim_docs, render_claim
 from plinth.validate import Validator
 from plinth.yamlio import read_path
 
@@ -17,7 +17,12 @@ CLAIM_FILES = sorted(
 
 def _extra_for(path: Path) -> list[dict]:
     """The tenant claims beside an app example (the function requires its tenant)."""
-    return [d.body for f in path.parent.glob("*.yaml") for d in read_path(str(f)) if d.kind == "TenantClaim"]
+    return [
+        d.body
+        for f in path.parent.glob("*.yaml")
+        for d in read_path(str(f))
+        if d.kind == "TenantClaim"
+    ]
 
 
 @pytest.mark.parametrize("path", CLAIM_FILES, ids=lambda p: str(p.relative_to(EXAMPLES)))
@@ -38,8 +43,12 @@ def test_example_renders_valid_resources(validator: Validator, path: Path) -> No
 
 
 def test_platform_example_is_valid(validator: Validator) -> None:
-    assert_valid(validator, [d.body for d in read_path(str(EXAMPLES / "platform.yaml"))], "platform")
+    assert_valid(
+        validator, [d.body for d in read_path(str(EXAMPLES / "platform.yaml"))], "platform"
+    )
 
 
 def test_functions_example_is_valid(validator: Validator) -> None:
-    assert_valid(validator, [d.body for d in read_path(str(EXAMPLES / "functions.yaml"))], "functions")
+    assert_valid(
+        validator, [d.body for d in read_path(str(EXAMPLES / "functions.yaml"))], "functions"
+    )

@@ -7,9 +7,9 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, platform_docs
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
+from conftest import EXAMPLES, platform_docs
 from plinth.function import FunctionRunner, encode_naive, run_function
 from plinth.render import build_request, render, to_composite
 from plinth.structs import struct_to_py
@@ -21,11 +21,19 @@ APP = next(d.body for d in read_path(str(EXAMPLES / "app.yaml")))
 PLATFORM = platform_docs()[0]
 
 
-def _req(xr: dict[str, Any], *, required: dict[str, list[dict[str, Any]]] | None = None,
-         observed: list[dict[str, Any]] | None = None) -> fnv1.RunFunctionRequest:
+def _req(
+    xr: dict[str, Any],
+    *,
+    required: dict[str, list[dict[str, Any]]] | None = None,
+    observed: list[dict[str, Any]] | None = None,
+) -> fnv1.RunFunctionRequest:
     composite = to_composite(xr) if xr["apiVersion"].endswith("plinth.dev/v1alpha1") else xr
-    return build_request(composite, required=required if required is not None else {"platform": [PLATFORM]},
-                         observed=observed or [], tag="t1")
+    return build_request(
+        composite,
+        required=required if required is not None else {"platform": [PLATFORM]},
+        observed=observed or [],
+        tag="t1",
+    )
 
 
 def _fatal(rsp: fnv1.RunFunctionResponse) -> list[str]:
@@ -39,17 +47,39 @@ def _with(body: dict[str, Any], **spec: Any) -> dict[str, Any]:
 
 
 BAD = [
-    pytest.param({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}},
-                 None, "cannot compose Widget", id="unknown-kind"),
-    pytest.param(_with(TENANT, environments=[{"name": "qa"}]), None,
-                 "spec.environments.0.name", id="unknown-environment"),
-    pytest.param(_with(TENANT, replicas=3), None, "spec.replicas: Extra inputs", id="unknown-field"),
-    pytest.param(TENANT, {"platform": []}, "EnvironmentConfig 'plinth-platform' was not found",
-                 id="missing-platform"),
-    pytest.param(TENANT, {"platform": [{**PLATFORM, "data": {"clusters": [{"name": "x"}]}}]},
-                 "data.clusters.0.environment", id="invalid-platform"),
-    pytest.param(ACCOUNT, {"platform": [{**PLATFORM, "data": {"defaultRegion": "us-east-1"}}]},
-                 "lacks data.organization", id="platform-without-organization"),
+    pytest.param(
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}},
+        None,
+        "cannot compose Widget",
+        id="unknown-kind",
+    ),
+    pytest.param(
+        _with(TENANT, environments=[{"name": "qa"}]),
+        None,
+        "spec.environments.0.name",
+        id="unknown-environment",
+    ),
+    pytest.param(
+        _with(TENANT, replicas=3), None, "spec.replicas: Extra inputs", id="unknown-field"
+    ),
+    pytest.param(
+        TENANT,
+        {"platform": []},
+        "EnvironmentConfig 'plinth-platform' was not found",
+        id="missing-platform",
+    ),
+    pytest.param(
+        TENANT,
+        {"platform": [{**PLATFORM, "data": {"clusters": [{"name": "x"}]}}]},
+        "data.clusters.0.environment",
+        id="invalid-platform",
+    ),
+    pytest.param(
+        ACCOUNT,
+        {"platform": [{**PLATFORM, "data": {"defaultRegion": "us-east-1"}}]},
+        "lacks data.organization",
+        id="platform-without-organization",
+    ),
 ]
 
 
@@ -57,7 +87,8 @@ BAD = [
 def test_bad_input_is_a_fatal_result_that_says_what_is_wrong(xr, required, message) -> None:  # type: ignore[no-untyped-def]
     rsp = run_function(_req(xr, required=required))
     fatal = _fatal(rsp)
-    assert len(fatal) == 1 and message in fatal[0], fatal
+    assert len(fatal) == 1, fatal
+    assert message in fatal[0]
     assert not rsp.desired.resources, "a fatal response must not state desired resources"
 
 
@@ -66,12 +97,21 @@ def test_first_call_asks_for_the_platform_config() -> None:
     assert not _fatal(rsp)
     sel = rsp.requirements.resources["platform"]
     assert (sel.api_version, sel.kind, sel.match_name) == (
-        "apiextensions.crossplane.io/v1beta1", "EnvironmentConfig", "plinth-platform")
+        "apiextensions.crossplane.io/v1beta1",
+        "EnvironmentConfig",
+        "plinth-platform",
+    )
 
 
 def test_function_input_overrides_the_platform_config_name() -> None:
-    req = build_request(to_composite(TENANT), fn_input={"apiVersion": "function.plinth.dev/v1alpha1",
-                                                        "kind": "Input", "platformConfig": "other"})
+    req = build_request(
+        to_composite(TENANT),
+        fn_input={
+            "apiVersion": "function.plinth.dev/v1alpha1",
+            "kind": "Input",
+            "platformConfig": "other",
+        },
+    )
     assert run_function(req).requirements.resources["platform"].match_name == "other"
 
 
@@ -85,17 +125,27 @@ def test_app_requires_its_tenant_in_its_own_namespace() -> None:
     ("tenants", "expect"),
     [
         ([], "does not exist yet"),
-        ([{**TENANT, "metadata": {"name": "payments", "namespace": "other"}}], "not in this namespace"),
+        (
+            [{**TENANT, "metadata": {"name": "payments", "namespace": "other"}}],
+            "not in this namespace",
+        ),
     ],
     ids=["missing", "other-namespace"],
 )
 def test_app_waits_for_its_tenant_without_dropping_what_exists(tenants, expect) -> None:  # type: ignore[no-untyped-def]
     full = render(to_composite(APP), extra_resources=[PLATFORM, TENANT])
-    observed = [{**r, "status": {"conditions": [{"type": "Ready", "status": "True"}]}} for r in full.resources]
-    rsp = run_function(_req(APP, required={"platform": [PLATFORM], "tenant": tenants}, observed=observed))
+    observed = [
+        {**r, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+        for r in full.resources
+    ]
+    rsp = run_function(
+        _req(APP, required={"platform": [PLATFORM], "tenant": tenants}, observed=observed)
+    )
     assert not _fatal(rsp)
-    assert set(rsp.desired.resources) == {r["metadata"]["annotations"]["crossplane.io/composition-resource-name"]
-                                          for r in full.resources}, "pending resources that exist must be kept"
+    assert set(rsp.desired.resources) == {
+        r["metadata"]["annotations"]["crossplane.io/composition-resource-name"]
+        for r in full.resources
+    }, "pending resources that exist must be kept"
     status = struct_to_py(rsp.desired.composite.resource)["status"]
     assert expect in status["message"]
 
@@ -108,12 +158,17 @@ def test_internal_errors_become_fatal_results(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setitem(compose.COMPOSERS, "tenant", boom)
     fatal = _fatal(run_function(_req(TENANT)))
-    assert fatal and "internal error" in fatal[0] and "kaboom" in fatal[0]
+    assert fatal
+    assert "internal error" in fatal[0]
+    assert "kaboom" in fatal[0]
 
 
 def test_readiness_follows_observed_ready_condition() -> None:
     first = render(to_composite(TENANT), extra_resources=[PLATFORM])
-    observed = [{**r, "status": {"conditions": [{"type": "Ready", "status": "True"}]}} for r in first.resources]
+    observed = [
+        {**r, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+        for r in first.resources
+    ]
     rsp = run_function(_req(TENANT, observed=observed))
     assert all(r.ready == fnv1.READY_TRUE for r in rsp.desired.resources.values())
     cond = next(c for c in rsp.conditions if c.type == "Provisioned")

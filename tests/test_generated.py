@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, assert_valid
 
+from conftest import REPO, assert_valid
 from plinth.api.catalog import CLAIMS
 from plinth.cli import main
 from plinth.flavor import Flavor
@@ -33,7 +33,9 @@ def test_generate_reports_drift(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("flavor", list(Flavor))
 @pytest.mark.parametrize("api", CLAIMS, ids=lambda a: a.noun)
-def test_xrd_and_composition_are_valid_crossplane_objects(validator: Validator, api, flavor) -> None:  # type: ignore[no-untyped-def]
+def test_xrd_and_composition_are_valid_crossplane_objects(
+    validator: Validator, api, flavor
+) -> None:  # type: ignore[no-untyped-def]
     assert_valid(validator, [xrd(api, flavor), composition(api, flavor)], f"{api.noun}/{flavor}")
 
 
@@ -41,8 +43,10 @@ def test_v2_xrds_offer_no_claims_and_legacy_xrds_do() -> None:
     for api in CLAIMS:
         v2 = xrd(api, Flavor.V2)["spec"]
         legacy = xrd(api, Flavor.LEGACY)["spec"]
-        assert v2["scope"] == "Namespaced" and "claimNames" not in v2
-        assert legacy["scope"] == "LegacyCluster" and legacy["claimNames"]["kind"] == api.kind
+        assert v2["scope"] == "Namespaced"
+        assert "claimNames" not in v2
+        assert legacy["scope"] == "LegacyCluster"
+        assert legacy["claimNames"]["kind"] == api.kind
         assert v2["group"] != legacy["group"], "one group can hold only one flavor of a claim"
 
 
@@ -54,10 +58,12 @@ def test_every_generated_file_is_checked_in() -> None:
 
 def test_configuration_depends_on_every_provider_group_the_examples_compose() -> None:
     from conftest import EXAMPLES, claim_docs, render_claim
-
     from plinth.manifests import configuration_meta
 
-    deps = {d.get("provider", d.get("function", "")) for d in configuration_meta(Flavor.V2)["spec"]["dependsOn"]}
+    deps = {
+        d.get("provider", d.get("function", ""))
+        for d in configuration_meta(Flavor.V2)["spec"]["dependsOn"]
+    }
     for path in EXAMPLES.glob("*.yaml"):
         for doc in claim_docs(path):
             tenants = [d.body for d in read_path(str(EXAMPLES)) if d.kind == "TenantClaim"]

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import grpc
 import pytest
-from certs import write_tls_dirs
-from conftest import EXAMPLES, platform_docs
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
-from serving import plinth_serve
 
+from certs import write_tls_dirs
+from conftest import EXAMPLES, platform_docs
 from plinth.function import encode_naive, run_function
 from plinth.render import RenderError, build_request, grpc_call, render, to_composite
 from plinth.yamlio import read_path
+from serving import plinth_serve
 
 TENANT = next(d.body for d in read_path(str(EXAMPLES / "tenant.yaml")))
 
@@ -42,7 +42,9 @@ def test_mtls_server_requires_and_accepts_a_client_certificate(tmp_path: Path) -
         with grpc.secure_channel(endpoint, creds) as channel:
             rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(_request(), timeout=10)
         assert rsp == run_function(_request(), encode_naive)
-        anonymous = grpc.ssl_channel_credentials(root_certificates=(client_dir / "ca.crt").read_bytes())
+        anonymous = grpc.ssl_channel_credentials(
+            root_certificates=(client_dir / "ca.crt").read_bytes()
+        )
         with grpc.secure_channel(endpoint, anonymous) as channel, pytest.raises(grpc.RpcError):
             grpcv1.FunctionRunnerServiceStub(channel).RunFunction(_request(), timeout=5)
 
@@ -51,8 +53,11 @@ def test_render_through_endpoint_equals_in_process(tmp_path: Path) -> None:
     server_dir, client_dir = write_tls_dirs(tmp_path)
     local = render(to_composite(TENANT), extra_resources=platform_docs())
     with plinth_serve(server_dir) as endpoint:
-        remote = render(to_composite(TENANT), grpc_call(endpoint, tls_certs_dir=str(client_dir)),
-                        extra_resources=platform_docs())
+        remote = render(
+            to_composite(TENANT),
+            grpc_call(endpoint, tls_certs_dir=str(client_dir)),
+            extra_resources=platform_docs(),
+        )
     assert remote.documents() == local.documents()
 
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 import celpy
+from celpy.adapter import json_to_cel
 
 logging.getLogger("celpy").setLevel(logging.CRITICAL)
 
@@ -51,7 +52,7 @@ def evaluate(rule: str, value: Any) -> bool:
     except Exception as e:  # celpy raises its own parse errors; any of them means unsupported
         raise CelUnsupported(f"{rule}: {e}") from None
     try:
-        result = prog.evaluate({"self": celpy.json_to_cel(value)})
+        result = prog.evaluate({"self": json_to_cel(value)})
     except Exception as e:
         result = e
     if isinstance(result, Exception):
@@ -80,7 +81,9 @@ def apply_defaults(schema: dict[str, Any], value: Any) -> Any:
     return value
 
 
-def walk_rules(schema: dict[str, Any], value: Any, path: str = "") -> Iterator[tuple[str, str, str, Any]]:
+def walk_rules(
+    schema: dict[str, Any], value: Any, path: str = ""
+) -> Iterator[tuple[str, str, str, Any]]:
     """(path, rule, message, value) for every CEL rule that applies to `value`."""
     if value is None:
         return

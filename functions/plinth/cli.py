@@ -17,7 +17,7 @@ from crossplane.function import cli as sdkcli
 from plinth import __version__
 from plinth.api.catalog import find_claim_api
 from plinth.crds import CrdsNotFound, CrdStore, default_crds_dir
-from plinth.render import RenderError, Rendered, grpc_call, render, step_input, to_composite
+from plinth.render import Rendered, RenderError, grpc_call, render, step_input, to_composite
 from plinth.validate import Issue, Validator
 from plinth.yamlio import Document, InputError, dump, read_path, read_paths
 
@@ -53,8 +53,20 @@ def _read_claims(paths: tuple[str, ...], filename: str | None) -> list[Document]
         _fail(str(e))
     claims = [d for d in docs if find_claim_api(d.api_version, d.kind)]
     if not claims:
-        kinds = ", ".join(sorted({f"{d.kind or '<no kind>'} ({d.api_version or '<no apiVersion>'})" for d in docs})) or "nothing"
-        _fail(f"{sources[0]}: no Plinth claim found (found {kinds}); expected AccountClaim, TenantClaim or AppClaim")
+        kinds = (
+            ", ".join(
+                sorted(
+                    {
+                        f"{d.kind or '<no kind>'} ({d.api_version or '<no apiVersion>'})"
+                        for d in docs
+                    }
+                )
+            )
+            or "nothing"
+        )
+        _fail(
+            f"{sources[0]}: no Plinth claim found (found {kinds}); expected AccountClaim, TenantClaim or AppClaim"
+        )
     return claims
 
 
@@ -67,7 +79,15 @@ def _default_required(claim_source: str) -> list[Document]:
     found = [d for d in read_path(str(path.parent)) if d.kind in wanted]
     if not any(d.kind == "EnvironmentConfig" for d in found) and path.parent.parent.is_dir():
         # examples/legacy/ shares the platform of examples/
-        found += [d for d in read_path(str(path.parent.parent / "platform.yaml")) if d.kind == "EnvironmentConfig"] if (path.parent.parent / "platform.yaml").exists() else []
+        found += (
+            [
+                d
+                for d in read_path(str(path.parent.parent / "platform.yaml"))
+                if d.kind == "EnvironmentConfig"
+            ]
+            if (path.parent.parent / "platform.yaml").exists()
+            else []
+        )
     return found
 
 
@@ -128,19 +148,42 @@ def _context(files: tuple[str, ...], values: tuple[str, ...]) -> dict[str, Any]:
 @main.command(name="render")
 @click.argument("args", nargs=-1, metavar="[CLAIM [COMPOSITION [FUNCTIONS]]]")
 @click.option("-f", "--filename", help="Claim file, or - for stdin (instead of CLAIM).")
-@click.option("--observed-resources", "observed_path", help="File or directory of observed composed resources.")
-@click.option("--required-resources", "required_paths", multiple=True,
-              help="File or directory of resources the function may require (the platform "
-              "EnvironmentConfig, the tenant). Default: those in the claim's directory.")
+@click.option(
+    "--observed-resources",
+    "observed_path",
+    help="File or directory of observed composed resources.",
+)
+@click.option(
+    "--required-resources",
+    "required_paths",
+    multiple=True,
+    help="File or directory of resources the function may require (the platform "
+    "EnvironmentConfig, the tenant). Default: those in the claim's directory.",
+)
 @click.option("--extra-resources", "required_paths_alias", multiple=True, hidden=True)
 @click.option("--context-files", multiple=True, help="KEY=FILE: JSON context for the pipeline.")
 @click.option("--context-values", multiple=True, help="KEY=JSON: context values for the pipeline.")
-@click.option("-x", "--include-full-xr", is_flag=True, help="Print the whole composite, not only its status.")
-@click.option("-r", "--include-function-results", is_flag=True, help="Print the function's results as documents.")
-@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
-@click.option("--endpoint", help="Render through a running `plinth serve` at HOST:PORT instead of in-process.")
-@click.option("--tls-certs-dir", help="Client certificates (tls.crt, tls.key, ca.crt) for --endpoint.")
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for --endpoint.")
+@click.option(
+    "-x", "--include-full-xr", is_flag=True, help="Print the whole composite, not only its status."
+)
+@click.option(
+    "-r",
+    "--include-function-results",
+    is_flag=True,
+    help="Print the function's results as documents.",
+)
+@click.option(
+    "-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
+@click.option(
+    "--endpoint", help="Render through a running `plinth serve` at HOST:PORT instead of in-process."
+)
+@click.option(
+    "--tls-certs-dir", help="Client certificates (tls.crt, tls.key, ca.crt) for --endpoint."
+)
+@click.option(
+    "--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for --endpoint."
+)
 def render_cmd(
     args: tuple[str, ...],
     filename: str | None,
@@ -212,12 +255,28 @@ def render_cmd(
 
 @main.command(name="validate")
 @click.argument("paths", nargs=-1)
-@click.option("-f", "--filename", "filenames", multiple=True, help="File, directory, or - for stdin.")
-@click.option("--render", "render_claims", is_flag=True,
-              help="Also render every claim found and validate what it composes.")
-@click.option("--crds", help="Directory of upstream CRDs (default: ../shared/crds, or $PLINTH_CRDS_DIR).")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def validate_cmd(paths: tuple[str, ...], filenames: tuple[str, ...], render_claims: bool, crds: str | None, output: str) -> None:
+@click.option(
+    "-f", "--filename", "filenames", multiple=True, help="File, directory, or - for stdin."
+)
+@click.option(
+    "--render",
+    "render_claims",
+    is_flag=True,
+    help="Also render every claim found and validate what it composes.",
+)
+@click.option(
+    "--crds", help="Directory of upstream CRDs (default: ../shared/crds, or $PLINTH_CRDS_DIR)."
+)
+@click.option(
+    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def validate_cmd(
+    paths: tuple[str, ...],
+    filenames: tuple[str, ...],
+    render_claims: bool,
+    crds: str | None,
+    output: str,
+) -> None:
     """Validate claims and rendered resources against the real schemas.
 
     Claims are checked against the XRD schema (CEL rules included); every other document
@@ -243,10 +302,19 @@ def validate_cmd(paths: tuple[str, ...], filenames: tuple[str, ...], render_clai
     rendered = 0
     if render_claims:
         for doc in docs:
-            if not find_claim_api(doc.api_version, doc.kind) or any(i.source == doc.source for i in issues):
+            if not find_claim_api(doc.api_version, doc.kind) or any(
+                i.source == doc.source for i in issues
+            ):
                 continue
             try:
-                result = render_claim(doc, composition=None, observed=[], required=None, context={}, include_full_xr=False)
+                result = render_claim(
+                    doc,
+                    composition=None,
+                    observed=[],
+                    required=None,
+                    context={},
+                    include_full_xr=False,
+                )
             except (InvalidClaim, RenderError) as e:
                 issues.append(Issue(doc.source, f"{doc.kind}/{doc.name}", "", str(e)))
                 continue
@@ -256,20 +324,37 @@ def validate_cmd(paths: tuple[str, ...], filenames: tuple[str, ...], render_clai
                 rendered += 1
                 issues += validator.validate_body(body, f"{doc.source} (rendered #{i + 1})")
     if output == "json":
-        click.echo(json.dumps({"documents": validator.documents, "rendered": rendered,
-                               "issues": [i.__dict__ for i in issues]}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "documents": validator.documents,
+                    "rendered": rendered,
+                    "issues": [i.__dict__ for i in issues],
+                },
+                indent=2,
+            )
+        )
     else:
-        for i in issues:
-            click.echo(str(i), err=True)
-        click.echo(f"{validator.documents} document(s), {rendered} rendered resource(s): "
-                   f"{len(issues)} issue(s)", err=True)
+        for issue in issues:
+            click.echo(str(issue), err=True)
+        click.echo(
+            f"{validator.documents} document(s), {rendered} rendered resource(s): "
+            f"{len(issues)} issue(s)",
+            err=True,
+        )
     sys.exit(EXIT_FAILED if issues else 0)
 
 
 @main.command(name="serve")
 @sdkcli.standard_options
-@click.option("--cache-size", type=int, default=256, show_default=True, envvar="PLINTH_CACHE_SIZE",
-              help="Responses kept for identical requests (0 disables).")
+@click.option(
+    "--cache-size",
+    type=int,
+    default=256,
+    show_default=True,
+    envvar="PLINTH_CACHE_SIZE",
+    help="Responses kept for identical requests (0 disables).",
+)
 def serve_cmd(cache_size: int, **kwargs: Any) -> None:
     """Serve function-plinth over gRPC, as Crossplane runs it.
 
@@ -286,9 +371,16 @@ def serve_cmd(cache_size: int, **kwargs: Any) -> None:
 
 
 @main.command(name="generate")
-@click.option("--root", type=click.Path(file_okay=False), default=".", show_default=True,
-              help="Repository root to write into.")
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a generated file is out of date.")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Repository root to write into.",
+)
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 if a generated file is out of date."
+)
 def generate_cmd(root: str, check: bool) -> None:
     """Write the XRDs, Compositions and package metadata generated from the models."""
     from plinth.manifests import generated_files
@@ -305,7 +397,10 @@ def generate_cmd(root: str, check: bool) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
     if check and stale:
-        _fail("generated files are out of date (run `plinth generate`): " + ", ".join(stale), EXIT_FAILED)
+        _fail(
+            "generated files are out of date (run `plinth generate`): " + ", ".join(stale),
+            EXIT_FAILED,
+        )
     click.echo(f"{'stale' if check else 'wrote'}: {len(stale)} file(s)", err=True)
 
 

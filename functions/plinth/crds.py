@@ -87,7 +87,11 @@ class CrdStore:
             schema = (v.get("schema") or {}).get("openAPIV3Schema") or {}
             key = (f"{spec['group']}/{v['name']}", spec["names"]["kind"])
             self._versions[key] = CrdVersion(
-                spec["group"], v["name"], spec["names"]["kind"], spec.get("scope", "Namespaced"), schema
+                spec["group"],
+                v["name"],
+                spec["names"]["kind"],
+                spec.get("scope", "Namespaced"),
+                schema,
             )
 
     def get(self, api_version: str, kind: str) -> CrdVersion | None:

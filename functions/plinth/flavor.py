@@ -38,7 +38,9 @@ class FlavorInfo:
     def github_api_version(self, service: str, version: str = "v1alpha1") -> str:
         return f"{service}.{self.github_group_suffix}/{version}"
 
-    def provider_config_ref(self, name: str, *, kind: str = "ClusterProviderConfig") -> dict[str, str]:
+    def provider_config_ref(
+        self, name: str, *, kind: str = "ClusterProviderConfig"
+    ) -> dict[str, str]:
         """A providerConfigRef: v2 MRs name the kind, legacy MRs only the name."""
         if self.namespaced:
             return {"kind": kind, "name": name}

@@ -127,7 +127,11 @@ def retained_body(body: Body) -> Body:
     """An observed resource, reduced to what a function may state as desired."""
     meta = body.get("metadata") or {}
     kept_meta = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
-    out: Body = {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"), "metadata": kept_meta}
+    out: Body = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": kept_meta,
+    }
     if "spec" in body:
         out["spec"] = body["spec"]
     return out
@@ -215,7 +219,9 @@ def _is_ready(kind: str, crn: str, comp: Composition, observed: Observed) -> boo
     return observed.ready(crn)
 
 
-def write_response(req: fnv1.RunFunctionRequest, outcome: Outcome, encode: Encode) -> fnv1.RunFunctionResponse:
+def write_response(
+    req: fnv1.RunFunctionRequest, outcome: Outcome, encode: Encode
+) -> fnv1.RunFunctionResponse:
     rsp = response.to(req)
     for name, r in outcome.requirements.items():
         sel = rsp.requirements.resources[name]
@@ -267,7 +273,9 @@ def write_response(req: fnv1.RunFunctionRequest, outcome: Outcome, encode: Encod
     )
     for w in comp.warnings:
         rsp.results.append(
-            fnv1.Result(severity=fnv1.SEVERITY_WARNING, message=w, target=fnv1.TARGET_COMPOSITE_AND_CLAIM)
+            fnv1.Result(
+                severity=fnv1.SEVERITY_WARNING, message=w, target=fnv1.TARGET_COMPOSITE_AND_CLAIM
+            )
         )
     return rsp
 
@@ -287,7 +295,9 @@ def fatal_response(req: fnv1.RunFunctionRequest, message: str) -> fnv1.RunFuncti
     return rsp
 
 
-def run_function(req: fnv1.RunFunctionRequest, encode: Encode = encode_naive) -> fnv1.RunFunctionResponse:
+def run_function(
+    req: fnv1.RunFunctionRequest, encode: Encode = encode_naive
+) -> fnv1.RunFunctionResponse:
     """Handle one request. Never raises: every failure becomes a Fatal result."""
     try:
         xr = struct_to_py(req.observed.composite.resource)

@@ -118,7 +118,10 @@ def composition(api: ClaimApi, flavor: Flavor) -> dict[str, Any]:
             "labels": {"plinth.dev/api": api.noun, "plinth.dev/flavor": flavor.value},
         },
         "spec": {
-            "compositeTypeRef": {"apiVersion": api.api_version(flavor), "kind": api.xr_kind(flavor)},
+            "compositeTypeRef": {
+                "apiVersion": api.api_version(flavor),
+                "kind": api.xr_kind(flavor),
+            },
             "mode": "Pipeline",
             "pipeline": [
                 {
@@ -174,7 +177,10 @@ def configuration_meta(flavor: Flavor) -> dict[str, Any]:
                 ),
             },
         },
-        "spec": {"crossplane": {"version": CROSSPLANE_CONSTRAINT}, "dependsOn": _depends_on(flavor)},
+        "spec": {
+            "crossplane": {"version": CROSSPLANE_CONSTRAINT},
+            "dependsOn": _depends_on(flavor),
+        },
     }
 
 

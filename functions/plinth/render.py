@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
-from google.protobuf import struct_pb2
 
 from plinth.api.catalog import find_claim_api
 from plinth.flavor import Flavor
@@ -98,7 +97,12 @@ def to_composite(claim: Body) -> Body:
         }
     )
     spec = dict(xr.get("spec") or {})
-    spec["claimRef"] = {"apiVersion": api_version, "kind": kind, "name": name, "namespace": namespace}
+    spec["claimRef"] = {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": name,
+        "namespace": namespace,
+    }
     return {
         "apiVersion": api_version,
         "kind": api.legacy_xr_kind,
@@ -173,7 +177,9 @@ def _composed_metadata(xr: Body, crn: str, body: Body) -> Body:
 
 
 def _status_of(c: fnv1.Condition) -> str:
-    return {fnv1.STATUS_CONDITION_TRUE: "True", fnv1.STATUS_CONDITION_FALSE: "False"}.get(c.status, "Unknown")
+    return {fnv1.STATUS_CONDITION_TRUE: "True", fnv1.STATUS_CONDITION_FALSE: "False"}.get(
+        c.status, "Unknown"
+    )
 
 
 def render(
@@ -194,7 +200,9 @@ def render(
     previous: fnv1.Requirements | None = None
     rsp = fnv1.RunFunctionResponse()
     for _ in range(MAX_ITERATIONS):
-        req = build_request(xr, observed=observed, required=required, fn_input=fn_input, context=context)
+        req = build_request(
+            xr, observed=observed, required=required, fn_input=fn_input, context=context
+        )
         rsp = call(req)
         if any(r.severity == fnv1.SEVERITY_FATAL for r in rsp.results):
             break
@@ -216,9 +224,7 @@ def _assemble(xr: Body, rsp: fnv1.RunFunctionResponse, *, include_full_xr: bool)
     if include_full_xr:
         composite = copy.deepcopy(xr)
     else:
-        composite["metadata"] = {
-            k: xr_meta[k] for k in ("name", "namespace") if k in xr_meta
-        }
+        composite["metadata"] = {k: xr_meta[k] for k in ("name", "namespace") if k in xr_meta}
     desired_xr = struct_to_py(rsp.desired.composite.resource)
     status = dict(composite.get("status") or {})
     status.update(desired_xr.get("status") or {})
@@ -271,13 +277,15 @@ def grpc_call(endpoint: str, *, tls_certs_dir: str | None = None, timeout: float
         channel = grpc.secure_channel(endpoint, creds)
     else:
         channel = grpc.insecure_channel(endpoint)
-    stub = grpcv1.FunctionRunnerServiceStub(channel)
+    stub = grpcv1.FunctionRunnerServiceStub(channel)  # type: ignore[no-untyped-call]
 
     def call(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
         try:
             rsp: fnv1.RunFunctionResponse = stub.RunFunction(req, timeout=timeout)
         except grpc.RpcError as e:
-            raise RenderError(f"cannot reach the function at {endpoint}: {e.details() or e.code()}") from None
+            raise RenderError(
+                f"cannot reach the function at {endpoint}: {e.details() or e.code()}"
+            ) from None
         return rsp
 
     return call
@@ -292,6 +300,3 @@ def step_input(composition: Body | None) -> Body | None:
             value = step.get("input")
             return value if isinstance(value, dict) else None
     raise RenderError("the Composition has no step that calls function-plinth")
-
-
-__all__ = ["Rendered", "RenderError", "build_request", "render", "struct_pb2", "to_composite"]

@@ -30,7 +30,8 @@ def serve(
     runtime.serve(
         FunctionRunner(cache_size=cache_size),
         address,
-        creds=runtime.load_credentials(tls_certs_dir) if tls_certs_dir else None,
+        # The SDK accepts None with insecure=True; its annotation says otherwise.
+        creds=runtime.load_credentials(tls_certs_dir) if tls_certs_dir else None,  # type: ignore[arg-type]
         insecure=insecure,
         options=options,
     )

@@ -64,9 +64,21 @@ def _to_jsonschema(node: dict[str, Any]) -> dict[str, Any]:
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
     elif "type" in node:
         out["type"] = [node["type"], "null"] if nullable else node["type"]
-    for k in ("enum", "pattern", "minLength", "maxLength", "minimum", "maximum", "minItems",
-              "maxItems", "minProperties", "maxProperties", "required", "exclusiveMinimum",
-              "exclusiveMaximum"):
+    for k in (
+        "enum",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "minItems",
+        "maxItems",
+        "minProperties",
+        "maxProperties",
+        "required",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+    ):
         if k in node:
             out[k] = node[k]
     if "enum" in out and nullable:
@@ -108,7 +120,9 @@ def _validator(schema: dict[str, Any]) -> jsonschema.Draft7Validator:
     return hit[1]
 
 
-def _schema_errors(schema: dict[str, Any], value: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+def _schema_errors(
+    schema: dict[str, Any], value: Any, prefix: str = ""
+) -> Iterator[tuple[str, str]]:
     value = apply_defaults(schema, value)
     v = _validator(schema)
     for err in sorted(v.iter_errors(value), key=lambda e: list(e.absolute_path)):
@@ -166,14 +180,23 @@ class Validator:
             if crd.group in OBJECT_GROUPS and kind == "Object":
                 manifest = ((body.get("spec") or {}).get("forProvider") or {}).get("manifest")
                 if isinstance(manifest, dict):
-                    out += self.validate_body(manifest, source, f"{prefix}{'.' if prefix else ''}spec.forProvider.manifest")
+                    out += self.validate_body(
+                        manifest,
+                        source,
+                        f"{prefix}{'.' if prefix else ''}spec.forProvider.manifest",
+                    )
             if kind == "EnvironmentConfig":
                 out += self._platform_errors(body, issue)
             return out
         try:
             kubernetes_validate.validate(body, self.kubernetes_version, strict=True)
         except kubernetes_validate.SchemaNotFoundError:
-            out.append(issue("", f"no schema for {api_version} {kind}: not a Kubernetes kind and no upstream CRD in {self.crds.root}"))
+            out.append(
+                issue(
+                    "",
+                    f"no schema for {api_version} {kind}: not a Kubernetes kind and no upstream CRD in {self.crds.root}",
+                )
+            )
         except kubernetes_validate.ValidationError as e:
             path = ".".join(str(p) for p in e.path)
             out.append(issue(path, e.message))
@@ -185,7 +208,9 @@ class Validator:
         """The CRD schema without the envelope (apiVersion, kind, metadata), built once."""
         key = (crd.group, crd.version, crd.kind)
         if key not in self._bodies:
-            props = {k: v for k, v in (crd.schema.get("properties") or {}).items() if k not in _ENVELOPE}
+            props = {
+                k: v for k, v in (crd.schema.get("properties") or {}).items() if k not in _ENVELOPE
+            }
             required = [r for r in crd.schema.get("required", []) if r not in _ENVELOPE]
             self._bodies[key] = {**crd.schema, "properties": props, "required": required}
         return self._bodies[key]
@@ -201,17 +226,26 @@ class Validator:
             yield "metadata.name", "a name is required"
             return
         if name:
-            pattern, limit = (_DNS_LABEL, 63) if kind in _LABEL_NAMED_KINDS else (_DNS_SUBDOMAIN, 253)
+            pattern, limit = (
+                (_DNS_LABEL, 63) if kind in _LABEL_NAMED_KINDS else (_DNS_SUBDOMAIN, 253)
+            )
             if len(name) > limit or not pattern.match(name):
-                yield "metadata.name", f"{name!r} is not a valid {kind} name (DNS-1123, at most {limit} characters)"
+                yield (
+                    "metadata.name",
+                    f"{name!r} is not a valid {kind} name (DNS-1123, at most {limit} characters)",
+                )
         for key, value in (meta.get("labels") or {}).items():
             if not isinstance(value, str) or len(value) > 63:
                 yield f"metadata.labels.{key}", "label values are strings of at most 63 characters"
 
     @staticmethod
-    def _claim_errors(schema: dict[str, Any], body: dict[str, Any], flavor: Flavor) -> Iterator[tuple[str, str]]:
+    def _claim_errors(
+        schema: dict[str, Any], body: dict[str, Any], flavor: Flavor
+    ) -> Iterator[tuple[str, str]]:
         spec_schema = schema["properties"]["spec"]
-        spec = {k: v for k, v in (body.get("spec") or {}).items() if k not in CROSSPLANE_SPEC_FIELDS}
+        spec = {
+            k: v for k, v in (body.get("spec") or {}).items() if k not in CROSSPLANE_SPEC_FIELDS
+        }
         if "spec" in body:
             yield from _schema_errors(spec_schema, spec, "spec")
         elif "status" not in body:  # a rendered composite carries only its status
@@ -222,9 +256,10 @@ class Validator:
 
     @staticmethod
     def _platform_errors(body: dict[str, Any], issue: Any) -> list[Issue]:
-        if not (body.get("metadata") or {}).get("labels", {}).get("plinth.dev/platform") and (
-            body.get("metadata") or {}
-        ).get("name") != "plinth-platform":
+        if (
+            not (body.get("metadata") or {}).get("labels", {}).get("plinth.dev/platform")
+            and (body.get("metadata") or {}).get("name") != "plinth-platform"
+        ):
             return []
         try:
             PlatformConfig.model_validate(body.get("data") or {})

@@ -50,7 +50,9 @@ def parse_stream(text: str, source: str) -> list[Document]:
             continue
         where = f"{source}#{i + 1}" if len(docs) > 1 else source
         if not isinstance(body, dict):
-            raise InputError(f"{where}: expected a Kubernetes object (a mapping), got {type(body).__name__}")
+            raise InputError(
+                f"{where}: expected a Kubernetes object (a mapping), got {type(body).__name__}"
+            )
         out.append(Document(body, where))
     return out
 
@@ -88,7 +90,9 @@ _Dumper.add_representer(str, _str)
 
 
 def dump_yaml(docs: Iterable[dict[str, Any]], *, sort_keys: bool = False) -> str:
-    return yaml.dump_all(list(docs), Dumper=_Dumper, sort_keys=sort_keys, explicit_start=True, width=100)
+    return yaml.dump_all(
+        list(docs), Dumper=_Dumper, sort_keys=sort_keys, explicit_start=True, width=100
+    )
 
 
 def dump(docs: Iterable[dict[str, Any]], output: str) -> str:

@@ -41,15 +41,14 @@ class Environment(StrEnum):
 # same pattern so the API server rejects a bad name before the function ever sees it.
 DNS_LABEL_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 
+DnsLabel = Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
 
-def dns_label_field(max_length: int = 63) -> Any:
-    """A DNS-1123 label of at most `max_length` characters, as an `Annotated` str type."""
-    return Annotated[str, Field(min_length=1, max_length=max_length, pattern=DNS_LABEL_PATTERN)]
+# Team names prefix namespaces and AWS names; 30 characters keeps those readable and in limits.
+TeamName = Annotated[str, Field(min_length=1, max_length=30, pattern=DNS_LABEL_PATTERN)]
 
-
-DnsLabel = dns_label_field()
-
-AwsAccountId = Annotated[str, Field(pattern=r"^[0-9]{12}$", description="A 12-digit AWS account id.")]
+AwsAccountId = Annotated[
+    str, Field(pattern=r"^[0-9]{12}$", description="A 12-digit AWS account id.")
+]
 
 AwsRegion = Annotated[
     str,

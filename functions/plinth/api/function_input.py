@@ -16,7 +16,7 @@ class FunctionInput(ApiModel):
     """`input` of a Composition step that calls function-plinth."""
 
     api_version: Literal["function.plinth.dev/v1alpha1"] = Field(
-        default=INPUT_API_VERSION, alias="apiVersion"
+        default="function.plinth.dev/v1alpha1", alias="apiVersion"
     )
     kind: Literal["Input"] = "Input"
     platform_config: str = Field(

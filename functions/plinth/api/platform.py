@@ -77,7 +77,7 @@ class ProviderConfigs(ApiModel):
         default="github", description="provider-upjet-github config for the GitHub organization."
     )
     aws_credentials: AwsCredentials = Field(
-        default_factory=lambda: AwsCredentials(),
+        default_factory=AwsCredentials,
         description="How provider-upjet-aws authenticates before assuming a role into a "
         "vended account; copied into every account's ProviderConfig.",
     )
@@ -102,7 +102,9 @@ class Organization(ApiModel):
     def _ou_ids(self) -> Organization:
         for env, ou in self.organizational_units.items():
             if not ou.startswith("ou-"):
-                raise ValueError(f"organizationalUnits.{env.value}: {ou!r} is not an OU id (ou-...)")
+                raise ValueError(
+                    f"organizationalUnits.{env.value}: {ou!r} is not an OU id (ou-...)"
+                )
         return self
 
 
@@ -124,16 +126,16 @@ class TransitGateway(ApiModel):
 class IdentityCenter(ApiModel):
     """IAM Identity Center, for human access to accounts."""
 
-    instance_arn: str = Field(pattern=r"^arn:aws[a-z-]*:sso:::instance/", description="Instance ARN.")
+    instance_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:sso:::instance/", description="Instance ARN."
+    )
     identity_store_id: str = Field(pattern=r"^d-[0-9a-f]{10}$", description="Identity store id.")
 
 
 class Cluster(ApiModel):
     """One shared, multi-tenant EKS cluster."""
 
-    name: str = Field(
-        pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$", description="EKS cluster name."
-    )
+    name: str = Field(pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$", description="EKS cluster name.")
     environment: Environment = Field(description="The environment this cluster serves.")
     region: AwsRegion
     account_id: AwsAccountId = Field(description="AWS account that owns the cluster.")
@@ -180,7 +182,9 @@ class GitHub(ApiModel):
 class ArgoCd(ApiModel):
     """Argo CD in the management cluster."""
 
-    namespace: str = Field(default="argocd", description="Namespace Argo CD watches for Applications.")
+    namespace: str = Field(
+        default="argocd", description="Namespace Argo CD watches for Applications."
+    )
 
 
 class PlatformConfig(ApiModel):

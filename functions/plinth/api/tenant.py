@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from plinth.api.base import ApiModel, AwsAccountId, DnsLabel, Environment, dns_label_field
+from plinth.api.base import ApiModel, AwsAccountId, DnsLabel, Environment, TeamName
 from plinth.api.status import ClaimStatus
-
-
-# Short enough that "<team>-<suffix>" namespaces and derived AWS names stay readable.
-TeamName = dns_label_field(30)
 
 
 class AccountRef(ApiModel):

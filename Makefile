@@ -1,0 +1,34 @@
+# Two commands on a fresh machine:
+#   make demo   installs Plinth into .venv and renders + validates the example claims
+#   make test   installs Plinth with its dev tools into .venv and runs ruff, mypy and pytest
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint generate bench crossplane-tools clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/plinth render examples/tenant.yaml
+	$(BIN)/plinth validate --render examples/
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check functions tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -n 2 -q
+
+generate: $(BIN)/.installed
+	$(BIN)/plinth generate
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/run_function.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
