@@ -25,25 +25,33 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from certs import write_tls_dirs  # noqa: E402
-from serving import plinth_serve  # noqa: E402
-
 from plinth.function import FunctionRunner, encode_naive, run_function  # noqa: E402
 from plinth.render import build_request, render, to_composite  # noqa: E402
 from plinth.yamlio import read_path  # noqa: E402
+from serving import plinth_serve  # noqa: E402
 
 EXAMPLES = REPO / "examples"
 
 
-def steady_state_request(claim: dict[str, Any], extra: list[dict[str, Any]]) -> fnv1.RunFunctionRequest:
+def steady_state_request(
+    claim: dict[str, Any], extra: list[dict[str, Any]]
+) -> fnv1.RunFunctionRequest:
     """The request Crossplane sends once everything the claim composes exists and is Ready."""
     xr = to_composite(claim)
     observed: list[dict[str, Any]] = []
     for _ in range(4):  # phases appear as earlier phases are observed
         rendered = render(xr, observed=observed, extra_resources=extra)
         observed = [
-            {**r, "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Available"},
-                                            {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"}],
-                             "atProvider": {"id": "123456789012", "arn": "arn:aws:iam::123456789012:role/x"}}}
+            {
+                **r,
+                "status": {
+                    "conditions": [
+                        {"type": "Ready", "status": "True", "reason": "Available"},
+                        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+                    ],
+                    "atProvider": {"id": "123456789012", "arn": "arn:aws:iam::123456789012:role/x"},
+                },
+            }
             for r in rendered.resources
         ]
     runner = FunctionRunner(cache_size=0)
@@ -52,7 +60,11 @@ def steady_state_request(claim: dict[str, Any], extra: list[dict[str, Any]]) -> 
     for _ in range(3):
         rsp = runner.run(req)
         required = {
-            name: [b for b in extra if b.get("kind") == sel.kind and b["metadata"]["name"] == sel.match_name]
+            name: [
+                b
+                for b in extra
+                if b.get("kind") == sel.kind and b["metadata"]["name"] == sel.match_name
+            ]
             for name, sel in rsp.requirements.resources.items()
         }
         req = build_request(xr, observed=observed, required=required, tag="bench")
@@ -73,7 +85,9 @@ def pct(samples: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))] * 1e3
 
 
-def grpc_samples(endpoint: str, req: fnv1.RunFunctionRequest, n: int, creds: grpc.ChannelCredentials | None) -> list[float]:
+def grpc_samples(
+    endpoint: str, req: fnv1.RunFunctionRequest, n: int, creds: grpc.ChannelCredentials | None
+) -> list[float]:
     channel = grpc.secure_channel(endpoint, creds) if creds else grpc.insecure_channel(endpoint)
     with channel:
         stub = grpcv1.FunctionRunnerServiceStub(channel)
@@ -87,15 +101,23 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=2000)
     args = ap.parse_args()
     n = args.iterations
-    extra = [d.body for d in read_path(str(EXAMPLES)) if d.kind in ("EnvironmentConfig", "TenantClaim")]
-    claims = [(p, d.body) for p in sorted(EXAMPLES.glob("*.yaml"))
-              for d in read_path(str(p)) if d.api_version.startswith("platform.plinth.dev")]
+    extra = [
+        d.body for d in read_path(str(EXAMPLES)) if d.kind in ("EnvironmentConfig", "TenantClaim")
+    ]
+    claims = [
+        (p, d.body)
+        for p in sorted(EXAMPLES.glob("*.yaml"))
+        for d in read_path(str(p))
+        if d.api_version.startswith("platform.plinth.dev")
+    ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         server_dir, client_dir = write_tls_dirs(Path(tmp))
-        mtls = grpc.ssl_channel_credentials((client_dir / "ca.crt").read_bytes(),
-                                            (client_dir / "tls.key").read_bytes(),
-                                            (client_dir / "tls.crt").read_bytes())
+        mtls = grpc.ssl_channel_credentials(
+            (client_dir / "ca.crt").read_bytes(),
+            (client_dir / "tls.key").read_bytes(),
+            (client_dir / "tls.crt").read_bytes(),
+        )
         with plinth_serve() as insecure_ep, plinth_serve(server_dir) as mtls_ep:
             for path, claim in claims:
                 req = steady_state_request(claim, extra)
@@ -108,35 +130,77 @@ def main() -> None:
                 floor = timed(rsp.SerializeToString, n)
                 g_insecure = grpc_samples(insecure_ep, req, n // 2, None)
                 g_mtls = grpc_samples(mtls_ep, req, n // 2, mtls)
-                rows.append({
-                    "example": path.name,
-                    "resources": len(rsp.desired.resources),
-                    "response_bytes": len(rsp.SerializeToString()),
-                    "request_bytes": len(req.SerializeToString()),
-                    "hit_p50": pct(hit, 0.5), "hit_p99": pct(hit, 0.99),
-                    "miss_p50": pct(miss, 0.5), "miss_p99": pct(miss, 0.99),
-                    "naive_p50": pct(naive, 0.5),
-                    "floor_p50": pct(floor, 0.5),
-                    "grpc_p50": pct(g_insecure, 0.5), "grpc_p99": pct(g_insecure, 0.99),
-                    "mtls_p50": pct(g_mtls, 0.5), "mtls_p99": pct(g_mtls, 0.99),
-                    "rps_one_core": 1 / statistics.mean(hit),
-                })
-    print(f"python {sys.version.split()[0]}, {n} iterations per in-process figure (ms unless noted)")
-    head = ("example", "res", "resp B", "hit p50", "hit p99", "miss p50", "miss p99", "naive p50",
-            "floor p50", "naive/miss", "miss/floor", "grpc p50", "grpc p99", "mtls p50", "mtls p99", "req/s 1 core")
+                rows.append(
+                    {
+                        "example": path.name,
+                        "resources": len(rsp.desired.resources),
+                        "response_bytes": len(rsp.SerializeToString()),
+                        "request_bytes": len(req.SerializeToString()),
+                        "hit_p50": pct(hit, 0.5),
+                        "hit_p99": pct(hit, 0.99),
+                        "miss_p50": pct(miss, 0.5),
+                        "miss_p99": pct(miss, 0.99),
+                        "naive_p50": pct(naive, 0.5),
+                        "floor_p50": pct(floor, 0.5),
+                        "grpc_p50": pct(g_insecure, 0.5),
+                        "grpc_p99": pct(g_insecure, 0.99),
+                        "mtls_p50": pct(g_mtls, 0.5),
+                        "mtls_p99": pct(g_mtls, 0.99),
+                        "rps_one_core": 1 / statistics.mean(hit),
+                    }
+                )
+    print(
+        f"python {sys.version.split()[0]}, {n} iterations per in-process figure (ms unless noted)"
+    )
+    head = (
+        "example",
+        "res",
+        "resp B",
+        "hit p50",
+        "hit p99",
+        "miss p50",
+        "miss p99",
+        "naive p50",
+        "floor p50",
+        "naive/miss",
+        "miss/floor",
+        "grpc p50",
+        "grpc p99",
+        "mtls p50",
+        "mtls p99",
+        "req/s 1 core",
+    )
     print(" | ".join(head))
     for r in rows:
-        print(" | ".join([
-            r["example"], str(r["resources"]), str(r["response_bytes"]),
-            f"{r['hit_p50']:.3f}", f"{r['hit_p99']:.3f}", f"{r['miss_p50']:.3f}", f"{r['miss_p99']:.3f}",
-            f"{r['naive_p50']:.3f}", f"{r['floor_p50']:.3f}",
-            f"{r['naive_p50'] / r['miss_p50']:.1f}x", f"{r['miss_p50'] / r['floor_p50']:.0f}x",
-            f"{r['grpc_p50']:.3f}", f"{r['grpc_p99']:.3f}", f"{r['mtls_p50']:.3f}", f"{r['mtls_p99']:.3f}",
-            f"{r['rps_one_core']:.0f}",
-        ]))
+        print(
+            " | ".join(
+                [
+                    r["example"],
+                    str(r["resources"]),
+                    str(r["response_bytes"]),
+                    f"{r['hit_p50']:.3f}",
+                    f"{r['hit_p99']:.3f}",
+                    f"{r['miss_p50']:.3f}",
+                    f"{r['miss_p99']:.3f}",
+                    f"{r['naive_p50']:.3f}",
+                    f"{r['floor_p50']:.3f}",
+                    f"{r['naive_p50'] / r['miss_p50']:.1f}x",
+                    f"{r['miss_p50'] / r['floor_p50']:.0f}x",
+                    f"{r['grpc_p50']:.3f}",
+                    f"{r['grpc_p99']:.3f}",
+                    f"{r['mtls_p50']:.3f}",
+                    f"{r['mtls_p99']:.3f}",
+                    f"{r['rps_one_core']:.0f}",
+                ]
+            )
+        )
     print("hit = identical request answered from the response cache (steady-state reconcile);")
-    print("miss = full composition with the reused Struct encodings; naive = SDK resource.update path;")
-    print("floor = serializing the finished response; grpc/mtls = plinth serve on loopback, one client.")
+    print(
+        "miss = full composition with the reused Struct encodings; naive = SDK resource.update path;"
+    )
+    print(
+        "floor = serializing the finished response; grpc/mtls = plinth serve on loopback, one client."
+    )
 
 
 if __name__ == "__main__":
