@@ -110,6 +110,26 @@ def main() -> None:
         for d in read_path(str(p))
         if d.api_version.startswith("platform.plinth.dev")
     ]
+    # Until the full TenantClaim lands, a tenant with 10 namespaces in each environment stands in
+    # for the 50-resource tenant of the performance target (40 Objects on the example platform).
+    claims.append(
+        (
+            Path("tenant-40-namespaces (synthetic)"),
+            {
+                "apiVersion": "platform.plinth.dev/v1alpha1",
+                "kind": "TenantClaim",
+                "metadata": {"name": "big", "namespace": "big"},
+                "spec": {
+                    "team": "big",
+                    "account": {"accountId": "123456789012"},
+                    "environments": [
+                        {"name": e, "namespaces": [f"ns{i}" for i in range(10)]}
+                        for e in ("dev", "staging", "prod")
+                    ],
+                },
+            },
+        )
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         server_dir, client_dir = write_tls_dirs(Path(tmp))

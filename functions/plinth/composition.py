@@ -63,9 +63,15 @@ class Observed:
     resources, and converting every observed resource would dominate the function's cost.
     """
 
-    def __init__(self, resources: Mapping[str, Any], to_body: Callable[[Any], Body] | None = None):
+    def __init__(
+        self,
+        resources: Mapping[str, Any],
+        to_body: Callable[[Any], Body] | None = None,
+        ready_of: Callable[[Any], bool] | None = None,
+    ):
         self._raw = resources
         self._to_body = to_body
+        self._ready_of = ready_of
         self._bodies: dict[str, Body] = {}
 
     @classmethod
@@ -106,6 +112,9 @@ class Observed:
 
     def ready(self, name: str) -> bool:
         """True when the observed resource reports Ready=True."""
+        if self._ready_of is not None and name not in self._bodies:
+            # Readiness of every resource is read on every call; skip converting whole bodies.
+            return name in self._raw and self._ready_of(self._raw[name])
         c = self.condition(name, "Ready")
         return c is not None and c.get("status") == "True"
 

@@ -37,7 +37,7 @@ from plinth.composition import (
 )
 from plinth.flavor import FLAVORS, Flavor
 from plinth.readiness import READY_WHEN_OBSERVED_KINDS
-from plinth.structs import StructEncoder, struct_to_py
+from plinth.structs import StructEncoder, struct_ready, struct_to_py
 
 log = logging.getLogger("plinth")
 
@@ -303,7 +303,9 @@ def run_function(
         xr = struct_to_py(req.observed.composite.resource)
         fn_input = struct_to_py(req.input) if req.HasField("input") else None
         observed = Observed(
-            {k: v.resource for k, v in req.observed.resources.items()}, to_body=struct_to_py
+            {k: v.resource for k, v in req.observed.resources.items()},
+            to_body=struct_to_py,
+            ready_of=struct_ready,
         )
         required = {
             name: [struct_to_py(item.resource) for item in res.items]

@@ -38,6 +38,21 @@ def struct_to_py(s: struct_pb2.Struct) -> Body:
     return {k: value_to_py(v) for k, v in s.fields.items()}
 
 
+def struct_ready(s: struct_pb2.Struct) -> bool:
+    """Whether a resource Struct has a Ready=True condition, read without converting it."""
+    status = s.fields.get("status")
+    if status is None:
+        return False
+    conditions = status.struct_value.fields.get("conditions")
+    if conditions is None:
+        return False
+    for c in conditions.list_value.values:
+        f = c.struct_value.fields
+        if "type" in f and f["type"].string_value == "Ready":
+            return "status" in f and f["status"].string_value == "True"
+    return False
+
+
 def py_to_struct(body: Body) -> struct_pb2.Struct:
     s = struct_pb2.Struct()
     s.update(body)
