@@ -235,4 +235,7 @@ def generated_files() -> dict[Path, list[dict[str, Any]]]:
     ]
     files[Path("packages/function/crossplane.yaml")] = [function_meta()]
     files[Path("examples/functions.yaml")] = render_functions()
+    from plinth.gitops import generated_files as gitops_files
+
+    files.update(gitops_files())
     return files
