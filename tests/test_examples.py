@@ -13,7 +13,8 @@ from plinth.yamlio import read_path
 CLAIM_FILES = sorted(
     p
     for p in EXAMPLES.rglob("*.yaml")
-    if claim_docs(p) and "observed" not in str(p)
+    if claim_docs(p)
+    and "observed" not in str(p)
     # claim-repo claims have no namespace until Argo CD sets it: tests/test_gitops.py renders them
     and "claim-repo" not in p.parts
 )

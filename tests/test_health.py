@@ -76,19 +76,37 @@ def _conditions(*conds: tuple[str, str, str, str]) -> dict[str, Any]:
     [
         # Synced False wins over Ready False too, with the Synced message.
         (
-            _conditions(("Synced", "False", "ReconcileError", "boom"), ("Ready", "False", "Creating", "")),
+            _conditions(
+                ("Synced", "False", "ReconcileError", "boom"), ("Ready", "False", "Creating", "")
+            ),
             "Degraded",
             "boom",
         ),
         # No message at all: the reason still reaches the UI.
-        (_conditions(("Synced", "False", "ReconcileError", "")), "Degraded", "Crossplane could not reconcile the claim (ReconcileError)"),
+        (
+            _conditions(("Synced", "False", "ReconcileError", "")),
+            "Degraded",
+            "Crossplane could not reconcile the claim (ReconcileError)",
+        ),
         # Ready True with Synced not reported yet is healthy.
         (_conditions(("Ready", "True", "Available", "")), "Healthy", "Ready"),
         # Ready Unknown is not a failure.
-        (_conditions(("Synced", "True", "ReconcileSuccess", ""), ("Ready", "Unknown", "", "")), "Progressing", "Waiting for the composed resources to become ready"),
+        (
+            _conditions(("Synced", "True", "ReconcileSuccess", ""), ("Ready", "Unknown", "", "")),
+            "Progressing",
+            "Waiting for the composed resources to become ready",
+        ),
         # A paused annotation other than "true" does not pause.
-        ({"metadata": {"annotations": {"crossplane.io/paused": "false"}}}, "Progressing", "Waiting for Crossplane to reconcile the claim"),
-        ({"metadata": {"name": "x"}, "status": {}}, "Progressing", "Waiting for Crossplane to reconcile the claim"),
+        (
+            {"metadata": {"annotations": {"crossplane.io/paused": "false"}}},
+            "Progressing",
+            "Waiting for Crossplane to reconcile the claim",
+        ),
+        (
+            {"metadata": {"name": "x"}, "status": {}},
+            "Progressing",
+            "Waiting for Crossplane to reconcile the claim",
+        ),
     ],
 )
 def test_health_edge_cases(obj: dict[str, Any], status: str, message: str) -> None:

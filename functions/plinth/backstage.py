@@ -44,7 +44,9 @@ _NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 def title(field: str) -> str:
     """`maxNodeCount` -> `Max node count`."""
     words = re.sub(r"(?<=[a-z0-9])([A-Z])", r" \1", field).split()
-    text = " ".join([words[0], *[w if w.isupper() and len(w) > 1 else w.lower() for w in words[1:]]])
+    text = " ".join(
+        [words[0], *[w if w.isupper() and len(w) > 1 else w.lower() for w in words[1:]]]
+    )
     return text[:1].upper() + text[1:]
 
 
@@ -156,7 +158,10 @@ def template(api: ClaimApi, flavor: Flavor = Flavor.V2) -> dict[str, Any]:
             ],
             "output": {
                 "links": [
-                    {"title": "Pull request", "url": "${{ steps['pull-request'].output.remoteUrl }}"}
+                    {
+                        "title": "Pull request",
+                        "url": "${{ steps['pull-request'].output.remoteUrl }}",
+                    }
                 ]
             },
         },

@@ -425,9 +425,7 @@ def render_application_set(appset: dict[str, Any], directories: list[str]) -> li
     template = json.dumps(appset["spec"]["template"])
     apps = []
     for d in directories:
-        text = template.replace("{{ .path.basename }}", Path(d).name).replace(
-            "{{ .path.path }}", d
-        )
+        text = template.replace("{{ .path.basename }}", Path(d).name).replace("{{ .path.path }}", d)
         if "{{" in text:
             raise ValueError(f"unrendered template parameter in {text}")
         body = json.loads(text)

@@ -70,9 +70,13 @@ def build_claim(
     }
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 def _prompt_missing(api: ClaimApi, values: dict[str, Any]) -> None:
     """Ask for what the flags did not give, only when a person is at the terminal."""
-    if not sys.stdin.isatty():
+    if not _interactive():
         return
     if not values["team"]:
         values["team"] = click.prompt("Team (directory teams/<team>, and its namespace)")
@@ -90,7 +94,9 @@ def _prompt_missing(api: ClaimApi, values: dict[str, Any]) -> None:
 @click.command(name="new")
 @click.argument("noun", type=click.Choice(sorted(NOUNS)))
 @click.argument("name")
-@click.option("--team", help="The team: directory teams/<team> and namespace. Prompted in a terminal.")
+@click.option(
+    "--team", help="The team: directory teams/<team> and namespace. Prompted in a terminal."
+)
 @click.option("--email", help="account: the AWS account's root email address.")
 @click.option(
     "--environment",
