@@ -104,3 +104,20 @@ def test_render_output_validates_through_a_pipe() -> None:
 def test_help_has_examples() -> None:
     for cmd in ("render", "validate", "serve"):
         assert "Examples:" in plinth(cmd, "--help").stdout
+
+
+def test_validating_only_claims_needs_no_upstream_crds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    import plinth.cli as cli
+    from plinth.crds import CrdsNotFound
+
+    def missing(_: str | None = None) -> Path:
+        raise CrdsNotFound("no upstream CRD directory found")
+
+    monkeypatch.setattr(cli, "default_crds_dir", missing)
+    runner = CliRunner()
+    ok = runner.invoke(cli.main, ["validate", str(EXAMPLES / "tenant.yaml")])
+    assert ok.exit_code == 0, ok.output
+    needs_crds = runner.invoke(cli.main, ["validate", str(EXAMPLES / "platform.yaml")])
+    assert needs_crds.exit_code == 2
