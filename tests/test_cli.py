@@ -109,7 +109,7 @@ def test_help_has_examples() -> None:
 def test_validating_only_claims_needs_no_upstream_crds(monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    import plinth.cli as cli
+    from plinth import cli
     from plinth.crds import CrdsNotFound
 
     def missing(_: str | None = None) -> Path:
