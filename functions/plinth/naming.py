@@ -60,6 +60,7 @@ AWS_NAME_LIMITS: dict[str, int] = {
     "secretsmanager.Secret": 512,
     "backup.Vault": 50,
     "backup.Plan": 50,
+    "backup.Selection": 50,
     "budgets.Budget": 100,
     "configservice.ConfigRule": 128,
     "ec2.SecurityGroup": 255,

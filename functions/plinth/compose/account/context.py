@@ -1,0 +1,107 @@
+"""What every part of an account's composition needs: the claim, its spec, names and tags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from plinth.api.account import AccountSpec, NatMode, Tier
+from plinth.api.base import Environment
+from plinth.api.platform import PlatformConfig
+from plinth.builders.common import ProviderConfigRef
+from plinth.composition import Body, Claim
+from plinth.labels import aws_tags, claim_labels
+
+# The organizations Account's composition-resource-name; kept from the first release so an
+# existing account is never re-created.
+ACCOUNT = "account"
+PROVIDER_CONFIG = "provider-config"
+
+# Kinds whose cluster-scoped (legacy) API has a v1beta2 with the same object-shaped fields as
+# the namespaced v1beta1; their legacy v1beta1 wraps every nested object in a list.
+_LEGACY_V1BETA2 = frozenset(
+    {("ec2", "Route"), ("backup", "Plan"), ("configservice", "ConfigRule"), ("budgets", "Budget")}
+)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A resource the spec implies; `after` names a resource that must be ready first."""
+
+    crn: str
+    body: Body
+    after: str | None = None
+    after_reason: str = ""
+
+
+@dataclass
+class Context:
+    claim: Claim
+    spec: AccountSpec
+    region: str
+    # Empty until AWS Organizations reports the account; bodies built without it are only
+    # used for their composition-resource-names (what the spec implies), never applied.
+    account_id: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, claim: Claim, spec: AccountSpec, account_id: str = "") -> Context:
+        return cls(
+            claim=claim,
+            spec=spec,
+            region=spec.region or claim.platform.default_region,
+            account_id=account_id,
+            labels=claim_labels(claim, team=spec.team, environment=spec.environment.value),
+        )
+
+    def version(self, service: str, kind: str) -> str:
+        """The API version of an AWS kind whose schema matches what Plinth writes."""
+        legacy = not self.claim.flavor.namespaced
+        return "v1beta2" if legacy and (service, kind) in _LEGACY_V1BETA2 else "v1beta1"
+
+    @property
+    def platform(self) -> PlatformConfig:
+        return self.claim.platform
+
+    @property
+    def partition(self) -> str:
+        return "aws-us-gov" if self.region.startswith("us-gov-") else "aws"
+
+    @property
+    def provider_config_name(self) -> str:
+        # Short and predictable: the team's other claims name it in their providerConfigRef.
+        return self.claim.resource_name("aws")
+
+    def name(self, crn: str) -> str:
+        """metadata.name of the resource `crn`: derived from the crn alone, so it never changes."""
+        return self.claim.resource_name(crn)
+
+    def tags(self, name_tag: str | None = None, **extra: str) -> dict[str, str]:
+        tags = aws_tags(self.claim, self.labels)
+        tags.update(extra)
+        if name_tag:
+            tags["Name"] = name_tag
+        return tags
+
+    def ref(self, crn: str) -> dict[str, Any]:
+        """A cross-resource reference to another composed managed resource."""
+        return {"name": self.name(crn)}
+
+    @property
+    def account_provider_config(self) -> ProviderConfigRef:
+        """The account's own ProviderConfig: namespaced in v2, so its kind is ProviderConfig."""
+        return ProviderConfigRef(self.provider_config_name, kind="ProviderConfig")
+
+    @property
+    def nat_mode(self) -> NatMode:
+        nat = self.spec.network.nat
+        if nat is None:
+            if Tier.PUBLIC not in self.spec.network.tiers:
+                return NatMode.NONE
+            return NatMode.PER_AZ if self.spec.environment is Environment.PROD else NatMode.SINGLE
+        return nat
+
+    @property
+    def backup_enabled(self) -> bool:
+        enabled = self.spec.backup.enabled
+        return self.spec.environment is Environment.PROD if enabled is None else enabled
