@@ -6,7 +6,7 @@ import ipaddress
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from plinth.api.base import ApiModel, AwsRegion, Cidr, DnsLabel, Environment, Tags
 from plinth.api.status import ClaimStatus
@@ -141,6 +141,21 @@ class Network(ApiModel):
         if len(set(value)) != len(value):
             raise ValueError("each tier may be listed once")
         return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Network:
+        # The same rules as the CEL above: the function must not compose what the API
+        # server would have rejected (a claim can reach it through `plinth render`).
+        if self.attach_transit_gateway and self.cidr is None:
+            raise ValueError(
+                "cidr is required when attachTransitGateway is true: every VPC on the shared "
+                "transit gateway needs a CIDR no other account uses"
+            )
+        if self.attach_transit_gateway and Tier.PRIVATE not in self.tiers:
+            raise ValueError("attaching to the transit gateway needs the private tier")
+        if self.nat not in (None, NatMode.NONE) and Tier.PUBLIC not in self.tiers:
+            raise ValueError("NAT gateways live in the public tier: add it or set nat: None")
+        return self
 
 
 class Backup(ApiModel):
