@@ -298,3 +298,11 @@ def test_names_at_the_kubernetes_and_aws_limits(validator: Validator, legacy: bo
             assert len(v) <= 256, v
     account = next(r for r in resources if r["kind"] == "Account")
     assert len(account["spec"]["forProvider"]["name"]) <= AWS_NAME_LIMITS["organizations.Account"]
+
+
+def test_docs_field_table_matches_the_model() -> None:
+    from conftest import REPO
+    from plinth.reference import field_table
+
+    text = (REPO / "docs" / "account.md").read_text()
+    assert field_table(AccountSpec, "spec") in text, "docs/account.md is stale: regenerate it"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -303,3 +304,33 @@ def test_nothing_is_dropped_or_renamed(before, after, flavor, data) -> None:  # 
     full_new = _crns(fx.phases(new)["baseline-ready"])
     both = set(full_new) & set(_crns(previous))
     assert all(full_new[c] == _crns(previous)[c] for c in both), "a resource changed its name"
+
+
+@pytest.mark.parametrize("flavor", FLAVOR_DIRS)
+@pytest.mark.parametrize("fixture", fx.PHASES)
+def test_cli_renders_with_observed_resources(flavor: str, fixture: str) -> None:
+    from click.testing import CliRunner
+
+    from plinth.cli import main
+
+    flavor_dir = FLAVOR_DIRS[flavor]
+    observed = fx.fixture_path(flavor_dir, "account-prod.yaml", fixture).parent
+    result = CliRunner().invoke(
+        main,
+        [
+            "render",
+            str(flavor_dir / "account-prod.yaml"),
+            "--observed-resources",
+            str(observed),
+            "--extra-resources",
+            str(EXAMPLES / "platform.yaml"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    docs = list(yaml.safe_load_all(result.stdout))
+    expected = _render(
+        fx.claim_of(flavor_dir / "account-prod.yaml"),
+        _observed(flavor_dir, "account-prod.yaml", fixture),
+    )
+    assert len(docs) == 1 + len(expected.resources)
+    assert docs[0]["status"]["phase"] == expected.composite["status"]["phase"]
