@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import account_fixtures as fx
 from conftest import EXAMPLES, assert_unique_names, assert_valid, platform_docs
-from plinth.api.account import DEFAULT_CONFIG_RULES, AccountSpec
+from plinth.api.account import DEFAULT_CONFIG_RULES, AccountSpec, AccountStatus
 from plinth.api.catalog import ACCOUNT
 from plinth.api.platform import PlatformConfig
 from plinth.compose.account import compose
@@ -71,6 +71,8 @@ def test_example_renders_phase_by_phase(  # type: ignore[no-untyped-def]
     assert kinds <= {r["kind"] for r in rendered.resources}
     status = rendered.composite["status"]
     assert status["phase"] == phase
+    # Every status field the composer writes is one the XRD declares.
+    AccountStatus.model_validate({k: v for k, v in status.items() if k != "conditions"})
     provisioned = next(c for c in status["conditions"] if c["type"] == "Provisioned")
     if phase == "Ready":
         assert provisioned["status"] == "True"
