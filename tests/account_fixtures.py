@@ -15,6 +15,9 @@ from typing import Any
 
 import yaml
 
+# Real observed conditions always carry a transition time; a fixed one keeps fixtures stable.
+OBSERVED_AT = "2026-01-01T00:00:00Z"
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -64,8 +67,18 @@ def observe(resources: list[dict[str, Any]], claim_name: str) -> list[dict[str, 
         body["status"] = {
             "atProvider": {"id": rid},
             "conditions": [
-                {"type": "Ready", "status": "True", "reason": "Available"},
-                {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "Available",
+                    "lastTransitionTime": OBSERVED_AT,
+                },
+                {
+                    "type": "Synced",
+                    "status": "True",
+                    "reason": "ReconcileSuccess",
+                    "lastTransitionTime": OBSERVED_AT,
+                },
             ],
         }
         out.append(body)
