@@ -19,6 +19,11 @@ TENANT = next(d.body for d in read_path(str(EXAMPLES / "tenant.yaml")))
 ACCOUNT = next(d.body for d in read_path(str(EXAMPLES / "account.yaml")))
 APP = next(d.body for d in read_path(str(EXAMPLES / "app.yaml")))
 PLATFORM = platform_docs()[0]
+# The tenant example's AccountClaim as it reports itself once the account exists.
+ACCOUNT_READY = {
+    **ACCOUNT,
+    "status": {"accountId": "210987654321", "providerConfig": "payments-dev"},
+}
 
 
 def _req(
@@ -30,7 +35,9 @@ def _req(
     composite = to_composite(xr) if xr["apiVersion"].endswith("plinth.dev/v1alpha1") else xr
     return build_request(
         composite,
-        required=required if required is not None else {"platform": [PLATFORM]},
+        required=required
+        if required is not None
+        else {"platform": [PLATFORM], "account": [ACCOUNT_READY]},
         observed=observed or [],
         tag="t1",
     )
@@ -164,11 +171,16 @@ def test_internal_errors_become_fatal_results(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_readiness_follows_observed_ready_condition() -> None:
-    first = render(to_composite(TENANT), extra_resources=[PLATFORM])
-    observed = [
-        {**r, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
-        for r in first.resources
-    ]
+    # A tenant composes in phases (isolation before access), so converge first.
+    observed: list[dict[str, Any]] = []
+    for _ in range(4):
+        step = render(
+            to_composite(TENANT), extra_resources=[PLATFORM, ACCOUNT_READY], observed=observed
+        )
+        observed = [
+            {**r, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+            for r in step.resources
+        ]
     rsp = run_function(_req(TENANT, observed=observed))
     assert all(r.ready == fnv1.READY_TRUE for r in rsp.desired.resources.values())
     cond = next(c for c in rsp.conditions if c.type == "Provisioned")

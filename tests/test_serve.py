@@ -20,7 +20,9 @@ TENANT = next(d.body for d in read_path(str(EXAMPLES / "tenant.yaml")))
 
 
 def _request() -> fnv1.RunFunctionRequest:
-    return build_request(to_composite(TENANT), required={"platform": platform_docs()}, tag="grpc")
+    return build_request(
+        to_composite(TENANT), required={"platform": platform_docs(), "account": []}, tag="grpc"
+    )
 
 
 def test_insecure_server_answers_a_real_request() -> None:

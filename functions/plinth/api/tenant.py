@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from enum import StrEnum
+from typing import Annotated
 
-from plinth.api.base import ApiModel, AwsAccountId, DnsLabel, Environment, TeamName
+from pydantic import Field, model_validator
+
+from plinth.api.base import (
+    DNS_LABEL_PATTERN,
+    ApiModel,
+    AwsAccountId,
+    Cidr,
+    DnsLabel,
+    Environment,
+    TeamName,
+)
+from plinth.api.platform import DEFAULT_RESERVED_NAMESPACES
 from plinth.api.status import ClaimStatus
+
+# A namespace is <team>-<suffix>: 30 + 1 + 32 stays within a DNS label's 63 characters.
+NamespaceSuffix = Annotated[str, Field(min_length=1, max_length=32, pattern=DNS_LABEL_PATTERN)]
+
+# Kubernetes resource quantities (100m, 2, 4Gi, 1.5): the subset quotas use.
+Quantity = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$",
+        max_length=20,
+        description="A Kubernetes quantity, for example 500m, 4 or 8Gi.",
+    ),
+]
+
+_RESERVED_CEL = "[" + ", ".join(f"'{n}'" for n in DEFAULT_RESERVED_NAMESPACES) + "]"
+_LOWER = "^[a-z]([-a-z0-9]*[a-z0-9])?$"
 
 
 class AccountRef(ApiModel):
@@ -17,29 +45,188 @@ class AccountRef(ApiModel):
                 {
                     "rule": "has(self.claimName) != has(self.accountId)",
                     "message": "set exactly one of account.claimName and account.accountId",
-                }
+                },
+                {
+                    "rule": "!has(self.accountId) || has(self.providerConfig)",
+                    "message": "account.providerConfig is required with account.accountId: "
+                    "Plinth needs an AWS ProviderConfig that acts in that account",
+                },
             ]
         }
     }
 
     claim_name: DnsLabel | None = Field(
-        default=None, description="Name of an AccountClaim in this namespace."
+        default=None,
+        description="Name of an AccountClaim in this namespace; its status gives the account "
+        "id and the ProviderConfig that acts in it.",
     )
     account_id: AwsAccountId | None = Field(default=None, description="An existing account id.")
+    provider_config: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        description="AWS ProviderConfig (in this namespace, v2 flavor) that acts in the account. "
+        "Required with accountId; with claimName it defaults to the AccountClaim's.",
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> AccountRef:
+        if (self.claim_name is None) == (self.account_id is None):
+            raise ValueError("set exactly one of account.claimName and account.accountId")
+        if self.account_id is not None and self.provider_config is None:
+            raise ValueError("account.providerConfig is required with account.accountId")
+        return self
 
 
 class TenantEnvironment(ApiModel):
+    """One environment the team runs in."""
+
     name: Environment = Field(description="dev, staging or prod.")
-    namespaces: list[DnsLabel] = Field(
+    namespaces: list[NamespaceSuffix] = Field(
         default_factory=list,
         max_length=10,
         description="Namespace suffixes; each becomes <team>-<suffix>. Empty means one "
         "namespace named after the team.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.all(n, self.exists_one(m, m == n))",
+                    "message": "each namespace suffix may be listed once",
+                }
+            ]
+        },
+    )
+    clusters: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Pin these clusters of the environment (by name) instead of all of them; "
+        "the escape hatch for a team that must stay in one region.",
+    )
+
+
+class QuotaSize(StrEnum):
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+class Quota(ApiModel):
+    """A t-shirt size per namespace, with explicit overrides of single limits."""
+
+    size: QuotaSize = Field(default=QuotaSize.SMALL, description="small, medium or large.")
+    cpu: Quantity | None = Field(default=None, description="Override: total CPU requests.")
+    memory: Quantity | None = Field(default=None, description="Override: total memory requests.")
+    pods: int | None = Field(default=None, ge=1, le=5000, description="Override: pod count.")
+    storage: Quantity | None = Field(
+        default=None, description="Override: total persistent volume claim storage."
+    )
+
+
+class MemberRole(StrEnum):
+    ADMIN = "admin"
+    EDIT = "edit"
+    VIEW = "view"
+
+
+class Member(ApiModel):
+    """Who may reach the tenant's namespaces, and with which Kubernetes ClusterRole."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.roleArn) != has(self.permissionSet)",
+                    "message": "set exactly one of roleArn and permissionSet on a member",
+                }
+            ]
+        }
+    }
+
+    role: MemberRole = Field(
+        default=MemberRole.EDIT, description="admin, edit or view in the tenant's namespaces."
+    )
+    role_arn: str | None = Field(
+        default=None,
+        max_length=600,
+        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$",
+        description="An IAM role whose sessions may assume the tenant's role for this level.",
+    )
+    permission_set: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_+=,.@-]{1,32}$",
+        description="An IAM Identity Center permission set name: every Identity Center group "
+        "assigned this permission set on the team's account (AccountClaim spec.access) may "
+        "assume the tenant's role for this level.",
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> Member:
+        if (self.role_arn is None) == (self.permission_set is None):
+            raise ValueError("set exactly one of roleArn and permissionSet on a member")
+        return self
+
+
+class EgressRule(ApiModel):
+    """Traffic the tenant's pods may send outside the cluster, beyond DNS."""
+
+    cidr: Cidr = Field(description="Destination CIDR.")
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(
+        default_factory=list, max_length=10, description="Destination ports; empty means all."
+    )
+    protocol: str = Field(default="TCP", pattern=r"^(TCP|UDP)$", description="TCP or UDP.")
+
+
+class PodSecurity(StrEnum):
+    RESTRICTED = "restricted"
+    BASELINE = "baseline"
+
+
+class Certificate(ApiModel):
+    """A wildcard certificate for the team's domain, issued by the cluster's ClusterIssuer."""
+
+    domain: str = Field(
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$",
+        max_length=200,
+        description="The team's domain; the certificate covers it and *.<domain>.",
     )
 
 
 class TenantSpec(ApiModel):
-    team: TeamName = Field(description="Team name; prefixes every namespace.")
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"!(self.team in {_RESERVED_CEL}) && !self.team.startsWith('kube-')",
+                    "message": "team collides with a reserved namespace (kube-*, default, or a "
+                    "platform namespace): choose another team name",
+                },
+                {
+                    "rule": "self.environments.all(e, !has(e.namespaces) || e.namespaces.all(n, "
+                    f"!((self.team + '-' + n) in {_RESERVED_CEL})))",
+                    "message": "a namespace <team>-<suffix> collides with a reserved namespace "
+                    "(kube-*, default, or a platform namespace)",
+                },
+            ]
+        }
+    }
+
+    team: TeamName = Field(
+        description="Team name: lower case, at most 30 characters; prefixes every namespace.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"self.matches('{_LOWER}')",
+                    "message": "team must be a lower-case DNS label: a-z, 0-9 and '-', "
+                    "starting with a letter",
+                },
+                {
+                    "rule": "size(self) <= 30",
+                    "message": "team must be at most 30 characters: it prefixes namespaces "
+                    "and IAM role names",
+                },
+            ]
+        },
+    )
     account: AccountRef = Field(description="The team's AWS account.")
     environments: list[TenantEnvironment] = Field(
         min_length=1,
@@ -54,16 +241,82 @@ class TenantSpec(ApiModel):
             ]
         },
     )
+    quota: Quota = Field(
+        default_factory=Quota, description="ResourceQuota and LimitRange of every namespace."
+    )
+    members: list[Member] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Who gets access. Empty means: sessions of the team's own account may "
+        "assume the tenant's edit role.",
+    )
+    egress: list[EgressRule] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Extra egress allowed from every namespace (DNS is always allowed).",
+    )
+    pod_security: PodSecurity = Field(
+        default=PodSecurity.RESTRICTED,
+        description="Pod Security Admission level enforced in every namespace; baseline is the "
+        "opt-out for workloads that cannot run restricted.",
+    )
+    certificate: Certificate | None = Field(
+        default=None, description="A wildcard certificate in every namespace."
+    )
+    repositories: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Git repositories (names in the platform's GitHub organization, or URL "
+        "globs) Argo CD may sync the tenant's apps from. Empty means <team> and <team>-*.",
+    )
+
+    @model_validator(mode="after")
+    def _not_reserved(self) -> TenantSpec:
+        # The XRD's CEL rules say the same; this catches claims that bypass the API server.
+        for i in range(len(self.environments)):
+            for ns in namespace_names(self, i):
+                if ns in DEFAULT_RESERVED_NAMESPACES or ns.startswith("kube-"):
+                    raise ValueError(f"namespace {ns!r} is reserved")
+        return self
+
+
+def namespace_names(spec: TenantSpec, env_index: int) -> list[str]:
+    """The namespaces of one environment: <team>-<suffix>, or <team> alone."""
+    env = spec.environments[env_index]
+    return [f"{spec.team}-{s}" for s in env.namespaces] or [spec.team]
 
 
 class TenantNamespace(ApiModel):
-    environment: Environment
-    cluster: str
-    region: str
-    namespace: str
+    environment: Environment = Field(description="The environment.")
+    cluster: str = Field(description="The cluster.")
+    region: str = Field(description="The cluster's region.")
+    namespace: str = Field(description="The namespace.")
+
+
+class TenantRoleAccess(ApiModel):
+    role: MemberRole = Field(description="admin, edit or view.")
+    role_arn: str = Field(description="The IAM role to assume for this level.")
+    commands: list[str] = Field(
+        default_factory=list, description="The commands a developer runs to get access."
+    )
+
+
+class TenantClusterStatus(ApiModel):
+    environment: Environment = Field(description="The environment.")
+    cluster: str = Field(description="The EKS cluster.")
+    region: str = Field(description="The cluster's region.")
+    namespaces: list[str] = Field(default_factory=list, description="The tenant's namespaces.")
+    access: list[TenantRoleAccess] = Field(
+        default_factory=list, description="Per access level: role ARN and commands."
+    )
 
 
 class TenantStatus(ClaimStatus):
     namespaces: list[TenantNamespace] = Field(
         default_factory=list, description="Namespaces per environment and cluster."
+    )
+    account_id: str | None = Field(default=None, description="The team's AWS account id.")
+    clusters: list[TenantClusterStatus] = Field(
+        default_factory=list,
+        description="Per environment and cluster: namespaces, roles and access commands.",
     )

@@ -52,3 +52,35 @@ def application(
             "syncPolicy": sync_policy,
         },
     )
+
+
+def app_project(
+    name: str,
+    *,
+    namespace: str,
+    description: str,
+    source_repos: list[str],
+    destinations: list[dict[str, str]],
+    labels: dict[str, str],
+) -> dict[str, Any]:
+    """An AppProject that admits only the given sources and destinations, nothing cluster-wide."""
+    return manifest(
+        API_VERSION,
+        "AppProject",
+        name,
+        namespace=namespace,
+        labels=labels,
+        spec={
+            "description": description,
+            "sourceRepos": source_repos,
+            "destinations": destinations,
+            # Empty whitelist: a tenant's apps may create no cluster-scoped resource.
+            "clusterResourceWhitelist": [],
+            # Namespaces and quotas belong to the TenantClaim, not to the tenant's apps.
+            "namespaceResourceBlacklist": [
+                {"group": "", "kind": "ResourceQuota"},
+                {"group": "", "kind": "LimitRange"},
+                {"group": "networking.k8s.io", "kind": "NetworkPolicy"},
+            ],
+        },
+    )

@@ -74,3 +74,63 @@ def object_(
 
 def namespace(name: str, labels: dict[str, str]) -> dict[str, Any]:
     return manifest("v1", "Namespace", name, labels=labels)
+
+
+def network_policy(
+    name: str, namespace: str, labels: dict[str, str], spec: dict[str, Any]
+) -> dict[str, Any]:
+    return manifest(
+        "networking.k8s.io/v1", "NetworkPolicy", name, namespace=namespace, labels=labels, spec=spec
+    )
+
+
+def resource_quota(
+    name: str, namespace: str, labels: dict[str, str], hard: dict[str, str]
+) -> dict[str, Any]:
+    return manifest(
+        "v1", "ResourceQuota", name, namespace=namespace, labels=labels, spec={"hard": hard}
+    )
+
+
+def limit_range(
+    name: str, namespace: str, labels: dict[str, str], limits: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return manifest(
+        "v1", "LimitRange", name, namespace=namespace, labels=labels, spec={"limits": limits}
+    )
+
+
+def service_account(name: str, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+    return manifest("v1", "ServiceAccount", name, namespace=namespace, labels=labels)
+
+
+def role_binding(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    *,
+    cluster_role: str,
+    subjects: list[dict[str, str]],
+) -> dict[str, Any]:
+    """A RoleBinding of a ClusterRole: the grant stays inside `namespace`."""
+    return manifest(
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        name,
+        namespace=namespace,
+        labels=labels,
+        roleRef={
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": cluster_role,
+        },
+        subjects=subjects,
+    )
+
+
+def group_subject(name: str) -> dict[str, str]:
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": name}
+
+
+def service_account_subject(name: str, namespace: str) -> dict[str, str]:
+    return {"kind": "ServiceAccount", "name": name, "namespace": namespace}

@@ -14,4 +14,5 @@ COMPOSERS: dict[str, Composer] = {
 # Required resources a claim needs besides the platform EnvironmentConfig.
 REQUIREMENTS: dict[str, RequirementsOf] = {
     "app": app.requirements,
+    "tenant": tenant.requirements,
 }

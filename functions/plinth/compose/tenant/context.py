@@ -1,0 +1,79 @@
+"""What every part of a tenant's composition shares: the claim, where it lands, its account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from plinth.api.base import Environment
+from plinth.api.platform import Cluster
+from plinth.api.tenant import MemberRole, TenantSpec
+from plinth.builders.common import ProviderConfigRef
+from plinth.composition import Claim, Composition, Observed
+from plinth.labels import claim_labels
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The tenant's namespaces on one cluster of one environment."""
+
+    environment: Environment
+    cluster: Cluster
+    namespaces: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Account:
+    """The team's AWS account, once known."""
+
+    id: str
+    provider_config: ProviderConfigRef
+
+    def role_arn(self, partition: str, name: str) -> str:
+        return f"arn:{partition}:iam::{self.id}:role/{name}"
+
+
+@dataclass
+class Context:
+    claim: Claim
+    spec: TenantSpec
+    observed: Observed
+    out: Composition
+    placements: list[Placement]
+    account: Account | None
+    # Why the account is not known yet; None when it is.
+    account_wait: str | None
+    levels: tuple[MemberRole, ...] = field(default=())
+
+    def labels(self, environment: Environment | None = None) -> dict[str, str]:
+        return claim_labels(
+            self.claim,
+            team=self.spec.team,
+            tenant=self.claim.name,
+            environment=environment.value if environment else None,
+        )
+
+    def name(self, crn: str) -> str:
+        return self.claim.resource_name(crn)
+
+    @property
+    def partition(self) -> str:
+        region = self.claim.platform.default_region
+        if region.startswith("cn-"):
+            return "aws-cn"
+        if "-gov-" in region:
+            return "aws-us-gov"
+        return "aws"
+
+
+def crn(kind: str, placement: Placement, namespace: str, *rest: str) -> str:
+    """A composition resource name keyed by cluster and namespace, never by position, so that
+    removing one environment or namespace never re-targets another's resources."""
+    return "-".join((kind, placement.cluster.name, namespace, *rest))
+
+
+def add_after(ctx: Context, name: str, body: dict[str, object], *, gate: str, reason: str) -> None:
+    """Add `body` once the resource `gate` is observed ready; until then it is pending."""
+    if ctx.observed.ready(gate):
+        ctx.out.add(name, body)
+    else:
+        ctx.out.wait(name, reason)
