@@ -574,3 +574,30 @@ def test_an_account_from_another_namespace_is_refused_even_if_handed_over() -> N
     )
     assert "not in this namespace" in out.status["message"]
     assert not any(b["kind"] == "Role" for b in out.resources.values())
+
+
+# --- plinth access ---------------------------------------------------------------------------
+
+
+def test_plinth_access_prints_the_commands_from_rendered_status(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from plinth.cli import main
+    from plinth.yamlio import dump_yaml as dump
+
+    steps = phases(load("tenant-search.yaml", "v2"))
+    out = tmp_path / "rendered.yaml"
+    out.write_text(dump([steps[-1].composite, *steps[-1].resources]))
+    runner = CliRunner()
+    r = runner.invoke(main, ["access", "-f", str(out), "--environment", "prod", "--role", "edit"])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("aws eks update-kubeconfig") == 2  # two prod clusters
+    assert "--region us-west-2" in r.output
+    assert "--role-arn arn:aws:iam::555555555555:role/plinth-search-edit" in r.output
+    assert "kubectl config set-context search-edit@eks-prod-usw2 --namespace search-api" in r.output
+    waiting = phases(load("tenant.yaml", "v2"), extra=[])[-1]
+    out.write_text(dump([waiting.composite]))
+    r = runner.invoke(main, ["access", "-f", str(out)])
+    assert r.exit_code == 1
+    assert "does not exist yet" in r.output
+    assert runner.invoke(main, ["access"]).exit_code == 2
