@@ -601,3 +601,11 @@ def test_plinth_access_prints_the_commands_from_rendered_status(tmp_path: Path) 
     assert r.exit_code == 1
     assert "does not exist yet" in r.output
     assert runner.invoke(main, ["access"]).exit_code == 2
+
+
+def test_docs_field_table_matches_the_model() -> None:
+    from conftest import REPO
+    from plinth.reference import field_table
+
+    text = (REPO / "docs" / "tenant.md").read_text()
+    assert field_table(TenantSpec, "spec") in text, "docs/tenant.md is stale: regenerate its table"
