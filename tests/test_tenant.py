@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import EXAMPLES, assert_unique_names, assert_valid, platform_docs
+from conftest import EXAMPLES, assert_unique_names, assert_valid, platform_docs, render_claim
 from plinth.api.catalog import TENANT
 from plinth.api.platform import PlatformConfig
 from plinth.api.tenant import TenantSpec
@@ -59,10 +59,8 @@ def render_tenant(
     observed: list[dict[str, Any]] | None = None,
     extra: list[dict[str, Any]] | None = None,
 ) -> Rendered:
-    return render(
-        to_composite(claim),
-        observed=observed or [],
-        extra_resources=platform_docs() + (account_for(claim) if extra is None else extra),
+    return render_claim(
+        claim, observed=observed, extra=account_for(claim) if extra is None else extra
     )
 
 

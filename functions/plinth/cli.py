@@ -391,19 +391,11 @@ def serve_cmd(cache_size: int, **kwargs: Any) -> None:
 )
 def generate_cmd(root: str, check: bool) -> None:
     """Write the XRDs, Compositions and package metadata generated from the models."""
-    from plinth.manifests import generated_files
+    from plinth.manifests import generated_files, sync_files
     from plinth.yamlio import dump_yaml
 
-    stale = []
-    for rel, docs in generated_files().items():
-        path = Path(root) / rel
-        text = GENERATED_HEADER + dump_yaml(docs)
-        if path.exists() and path.read_text() == text:
-            continue
-        stale.append(str(rel))
-        if not check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+    texts = {rel: GENERATED_HEADER + dump_yaml(docs) for rel, docs in generated_files().items()}
+    stale = sync_files(Path(root), texts, check=check)
     if check and stale:
         _fail(
             "generated files are out of date (run `plinth generate`): " + ", ".join(stale),

@@ -462,16 +462,9 @@ def text_files() -> dict[Path, str]:
 
 
 def write_text_files(root: Path, *, check: bool) -> list[str]:
-    stale = []
-    for rel, text in text_files().items():
-        path = root / rel
-        if path.exists() and path.read_text() == text:
-            continue
-        stale.append(str(rel))
-        if not check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    return stale
+    from plinth.manifests import sync_files
+
+    return sync_files(root, text_files(), check=check)
 
 
 def _gitops_command() -> Any:

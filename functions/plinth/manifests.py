@@ -220,6 +220,20 @@ def render_functions(target: str = "127.0.0.1:9443") -> list[dict[str, Any]]:
     ]
 
 
+def sync_files(root: Path, texts: dict[Path, str], *, check: bool) -> list[str]:
+    """Write each generated file whose text differs; with `check`, only report them."""
+    stale = []
+    for rel, text in texts.items():
+        path = root / rel
+        if path.exists() and path.read_text() == text:
+            continue
+        stale.append(str(rel))
+        if not check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    return stale
+
+
 def generated_files() -> dict[Path, list[dict[str, Any]]]:
     """Every generated file, relative to the repository root, as YAML documents."""
     files: dict[Path, list[dict[str, Any]]] = {}

@@ -12,10 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-_KEEP = {
-    "type",
-    "description",
-    "default",
+# Value constraints that mean the same in JSON Schema and in Kubernetes' OpenAPI subset.
+VALUE_CONSTRAINTS = (
     "enum",
     "pattern",
     "minLength",
@@ -26,8 +24,15 @@ _KEEP = {
     "maxItems",
     "minProperties",
     "maxProperties",
+)
+
+_KEEP = {
+    "type",
+    "description",
+    "default",
     "format",
     "x-kubernetes-validations",
+    *VALUE_CONSTRAINTS,
 }
 
 

@@ -27,6 +27,7 @@ from plinth.crds import CrdStore, CrdVersion
 from plinth.flavor import Flavor
 from plinth.function import CROSSPLANE_SPEC_FIELDS, format_errors
 from plinth.manifests import xrd
+from plinth.schema import VALUE_CONSTRAINTS
 from plinth.yamlio import Document
 
 KUBERNETES_VERSION = "1.34"
@@ -65,16 +66,7 @@ def _to_jsonschema(node: dict[str, Any]) -> dict[str, Any]:
     elif "type" in node:
         out["type"] = [node["type"], "null"] if nullable else node["type"]
     for k in (
-        "enum",
-        "pattern",
-        "minLength",
-        "maxLength",
-        "minimum",
-        "maximum",
-        "minItems",
-        "maxItems",
-        "minProperties",
-        "maxProperties",
+        *VALUE_CONSTRAINTS,
         "required",
         "exclusiveMinimum",
         "exclusiveMaximum",
