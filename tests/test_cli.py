@@ -121,3 +121,17 @@ def test_validating_only_claims_needs_no_upstream_crds(monkeypatch: pytest.Monke
     assert ok.exit_code == 0, ok.output
     needs_crds = runner.invoke(cli.main, ["validate", str(EXAMPLES / "platform.yaml")])
     assert needs_crds.exit_code == 2
+
+
+def test_every_example_renders_and_validates_with_default_lookups() -> None:
+    """What `make demo` runs: every claim finds its platform, tenant and account by itself."""
+    r = plinth("validate", "--render", "examples/")
+    assert r.returncode == 0, r.stderr
+    assert " 0 issue(s)" in r.stderr
+
+
+def test_claim_repo_app_finds_its_namespace_less_tenant() -> None:
+    r = plinth("render", "examples/claim-repo/teams/payments/app-checkout.yaml")
+    assert r.returncode == 0, r.stderr
+    composite = next(yaml.safe_load_all(r.stdout))
+    assert composite["status"]["phase"] != "WaitingForTenant", composite["status"]

@@ -71,23 +71,23 @@ def _read_claims(paths: tuple[str, ...], filename: str | None) -> list[Document]
 
 
 def _default_required(claim_source: str) -> list[Document]:
-    """Without --required-resources, the claim's own directory supplies platform and tenant."""
+    """Without --required-resources: the claims beside this one (its tenant, its account) and
+    the platform EnvironmentConfig from the nearest `platform.yaml` here or in a parent directory
+    (so examples/legacy/ and a claim repository's teams/<team>/ share one platform file)."""
     path = Path(claim_source.split("#", 1)[0])
     if claim_source.startswith("<stdin>") or not path.parent.is_dir():
         return []
-    wanted = ("EnvironmentConfig", "TenantClaim")
-    found = [d for d in read_path(str(path.parent)) if d.kind in wanted]
-    if not any(d.kind == "EnvironmentConfig" for d in found) and path.parent.parent.is_dir():
-        # examples/legacy/ shares the platform of examples/
-        found += (
-            [
-                d
-                for d in read_path(str(path.parent.parent / "platform.yaml"))
-                if d.kind == "EnvironmentConfig"
-            ]
-            if (path.parent.parent / "platform.yaml").exists()
-            else []
-        )
+    found = [
+        d
+        for d in read_path(str(path.parent))
+        if d.kind in ("EnvironmentConfig", "TenantClaim", "AccountClaim")
+    ]
+    if any(d.kind == "EnvironmentConfig" for d in found):
+        return found
+    for directory in path.resolve().parent.parents:
+        platform = directory / "platform.yaml"
+        if platform.is_file():
+            return found + [d for d in read_path(str(platform)) if d.kind == "EnvironmentConfig"]
     return found
 
 

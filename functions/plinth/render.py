@@ -123,6 +123,14 @@ def _matches(sel: fnv1.ResourceSelector, body: Body) -> bool:
     return all(labels.get(k) == v for k, v in sel.match_labels.labels.items())
 
 
+def _as_matched(sel: fnv1.ResourceSelector, body: Body) -> Body:
+    """A namespaced resource given without a namespace lives in `default`, as kubectl applies
+    it; hand it over with the namespace it was matched in, as the API server would return it."""
+    if not sel.HasField("namespace") or (body.get("metadata") or {}).get("namespace"):
+        return body
+    return {**body, "metadata": {**(body.get("metadata") or {}), "namespace": sel.namespace}}
+
+
 def build_request(
     xr: Body,
     *,
@@ -210,7 +218,7 @@ def render(
             break
         previous = rsp.requirements
         required = {
-            name: [b for b in extra if _matches(sel, b)]
+            name: [_as_matched(sel, b) for b in extra if _matches(sel, b)]
             for name, sel in rsp.requirements.resources.items()
         }
     else:
