@@ -314,11 +314,10 @@ def test_status_lists_namespaces_roles_and_commands(
         assert c["access"]
         for a in c["access"]:
             assert a["roleArn"].startswith("arn:aws:iam::")
-            update, set_ctx, _ = a["commands"]
-            assert update.startswith(f"aws eks update-kubeconfig --name {c['cluster']} ")
-            assert f"--region {c['region']}" in update
-            assert f"--role-arn {a['roleArn']}" in update
-            assert set_ctx.endswith(f"--namespace {c['namespaces'][0]}")
+            _, _, creds, set_ctx, _ = a["commands"]
+            assert f"--region,{c['region']}" in creds
+            assert f"--role-arn,{a['roleArn']}" in creds
+            assert set_ctx.endswith(f"--namespace={c['namespaces'][0]}")
     roles = {b["spec"]["forProvider"].get("assumeRolePolicy") for b in steps[-1].resources}
     assert all(json.loads(p) for p in roles if p)
 
@@ -589,10 +588,13 @@ def test_plinth_access_prints_the_commands_from_rendered_status(tmp_path: Path) 
     runner = CliRunner()
     r = runner.invoke(main, ["access", "-f", str(out), "--environment", "prod", "--role", "edit"])
     assert r.exit_code == 0, r.output
-    assert r.output.count("aws eks update-kubeconfig") == 2  # two prod clusters
-    assert "--region us-west-2" in r.output
-    assert "--role-arn arn:aws:iam::555555555555:role/plinth-search-edit" in r.output
-    assert "kubectl config set-context search-edit@eks-prod-usw2 --namespace search-api" in r.output
+    assert r.output.count("kubectl config set-cluster") == 2  # two prod clusters
+    assert "--region,us-west-2" in r.output
+    assert "--role-arn,arn:aws:iam::555555555555:role/plinth-search-edit" in r.output
+    assert (
+        "kubectl config set-context search-edit@eks-prod-usw2 --cluster=eks-prod-usw2 "
+        "--user=search-edit@eks-prod-usw2 --namespace=search-api" in r.output
+    )
     waiting = phases(load("tenant.yaml", "v2"), extra=[])[-1]
     out.write_text(dump([waiting.composite]))
     r = runner.invoke(main, ["access", "-f", str(out)])
@@ -607,3 +609,60 @@ def test_docs_field_table_matches_the_model() -> None:
 
     text = (REPO / "docs" / "tenant.md").read_text()
     assert field_table(TenantSpec, "spec") in text, "docs/tenant.md is stale: regenerate its table"
+
+
+def test_access_commands_build_a_working_kubeconfig(tmp_path: Path) -> None:
+    """The printed commands, run by the real kubectl, give a context that reaches the cluster's
+    endpoint as the tenant's role, in the tenant's namespace, without DescribeCluster."""
+    import shlex
+    import shutil
+    import subprocess
+
+    import yaml
+
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is needed to check the access commands"
+    status = phases(load("tenant-search.yaml", "v2"))[-1].composite["status"]
+    cluster = next(c for c in status["clusters"] if c["cluster"] == "eks-prod-usw2")
+    access = next(a for a in cluster["access"] if a["role"] == "edit")
+    env = {"KUBECONFIG": str(tmp_path / "config"), "PATH": "/usr/bin:/bin"}
+    for command in access["commands"]:
+        argv = shlex.split(command)
+        assert argv[0] == "kubectl"
+        subprocess.run([kubectl, *argv[1:]], env=env, check=True, capture_output=True)
+    config = yaml.safe_load((tmp_path / "config").read_text())
+    context = "search-edit@eks-prod-usw2"
+    assert config["current-context"] == context
+    ctx = next(c["context"] for c in config["contexts"] if c["name"] == context)
+    assert ctx == {"cluster": "eks-prod-usw2", "user": context, "namespace": "search-api"}
+    server = next(c["cluster"] for c in config["clusters"] if c["name"] == "eks-prod-usw2")
+    assert server["server"].endswith(".us-west-2.eks.amazonaws.com")
+    assert server["certificate-authority-data"]
+    user = next(u["user"] for u in config["users"] if u["name"] == context)
+    assert user["exec"]["command"] == "aws"
+    assert user["exec"]["args"] == [
+        "eks",
+        "get-token",
+        "--cluster-name",
+        "eks-prod-usw2",
+        "--region",
+        "us-west-2",
+        "--role-arn",
+        access["roleArn"],
+    ]
+
+
+def test_a_cluster_without_endpoint_gets_no_commands_and_a_warning() -> None:
+    from plinth.render import render
+
+    platform = platform_docs()
+    for c in platform[0]["data"]["clusters"]:
+        c.pop("endpoint", None)
+    claim = load("tenant-search.yaml", "v2")
+    r = render(to_composite(claim), observed=[], extra_resources=platform + account_for(claim))
+    status = r.composite["status"]
+    assert status["clusters"]
+    assert all(a["commands"] == [] for c in status["clusters"] for a in c["access"])
+    warnings = [x.message for x in r.results if "endpoint" in x.message]
+    assert warnings
+    assert "eks-prod-usw2" in warnings[0]

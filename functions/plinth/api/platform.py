@@ -146,6 +146,20 @@ class Cluster(ApiModel):
         description="AWS provider config for the account that owns the cluster (access "
         "entries, Pod Identity associations)."
     )
+    endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?/?$",
+        description="API server endpoint (`aws eks describe-cluster --query cluster.endpoint`). "
+        "Tenant access commands need it: a tenant role lives in the team's account and cannot "
+        "describe a cluster in the platform's account.",
+    )
+    certificate_authority_data: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9+/=]+$",
+        max_length=16384,
+        description="The cluster's CA bundle, base64 "
+        "(`aws eks describe-cluster --query cluster.certificateAuthority.data`).",
+    )
     argocd_destination: str | None = Field(
         default=None,
         description="Name under which Argo CD knows this cluster; defaults to `name`.",

@@ -160,6 +160,13 @@ def _status(ctx: Context) -> None:
     ]
     if ctx.account is not None:
         out.status["accountId"] = ctx.account.id
+        missing = access.missing_endpoints(ctx)
+        if missing:
+            out.warnings.append(
+                "no access commands for cluster(s) "
+                + ", ".join(missing)
+                + ": the platform config lacks their endpoint and certificateAuthorityData"
+            )
     if ctx.account_wait is not None:
         out.phase = "WaitingForAccount"
         out.status["message"] = ctx.account_wait

@@ -87,11 +87,6 @@ def build(ctx: Context) -> None:
         if ctx.account is None:
             ctx.out.wait(crn, ctx.account_wait or "waiting for the team's account")
             continue
-        cluster_arns = sorted(
-            f"arn:{ctx.partition}:eks:{p.cluster.region}:{p.cluster.account_id}:cluster/"
-            f"{p.cluster.name}"
-            for p in ctx.placements
-        )
         ctx.out.add(
             crn,
             aws.resource(
@@ -109,26 +104,6 @@ def build(ctx: Context) -> None:
                     "description": f"{level.value} access to the namespaces of tenant "
                     f"{ctx.spec.team} on the shared EKS clusters",
                     "maxSessionDuration": 3600 * 4,
-                    "inlinePolicy": [
-                        {
-                            "name": "describe-clusters",
-                            "policy": json.dumps(
-                                {
-                                    "Version": "2012-10-17",
-                                    "Statement": [
-                                        {
-                                            "Effect": "Allow",
-                                            "Action": "eks:DescribeCluster",
-                                            "Resource": cluster_arns,
-                                        }
-                                    ],
-                                },
-                                sort_keys=True,
-                            ),
-                        }
-                    ]
-                    if cluster_arns
-                    else [],
                     "tags": tags,
                 },
             ),
@@ -193,12 +168,48 @@ def build(ctx: Context) -> None:
 
 
 def commands(ctx: Context, placement: Placement, level: MemberRole, arn: str) -> list[str]:
-    """What a developer runs to reach the tenant's namespaces on one cluster."""
-    context = f"{ctx.spec.team}-{level.value}@{placement.cluster.name}"
-    out = [
-        f"aws eks update-kubeconfig --name {placement.cluster.name} "
-        f"--region {placement.cluster.region} --role-arn {arn} --alias {context}",
+    """What a developer runs to reach the tenant's namespaces on one cluster.
+
+    Not `aws eks update-kubeconfig`: it calls DescribeCluster as the tenant's role, which lives
+    in the team's account and cannot describe a cluster in the platform's account. The
+    endpoint and CA come from the platform config instead; `aws eks get-token` only presigns an
+    STS call, so it works across accounts.
+    """
+    cluster = placement.cluster
+    if cluster.endpoint is None or cluster.certificate_authority_data is None:
+        return []
+    context = f"{ctx.spec.team}-{level.value}@{cluster.name}"
+    token_args = ",".join(
+        (
+            "eks",
+            "get-token",
+            "--cluster-name",
+            cluster.name,
+            "--region",
+            cluster.region,
+            "--role-arn",
+            arn,
+        )
+    )
+    return [
+        f"kubectl config set-cluster {cluster.name} --server={cluster.endpoint}",
+        f"kubectl config set clusters.{cluster.name}.certificate-authority-data "
+        f"{cluster.certificate_authority_data}",
+        f"kubectl config set-credentials {context} "
+        "--exec-api-version=client.authentication.k8s.io/v1beta1 --exec-command=aws "
+        f"--exec-arg={token_args}",
+        f"kubectl config set-context {context} --cluster={cluster.name} --user={context} "
+        f"--namespace={placement.namespaces[0]}",
+        f"kubectl config use-context {context}",
     ]
-    out.append(f"kubectl config set-context {context} --namespace {placement.namespaces[0]}")
-    out.append(f"kubectl config use-context {context}")
-    return out
+
+
+def missing_endpoints(ctx: Context) -> list[str]:
+    """Clusters whose access commands cannot be written: the platform lacks their endpoint."""
+    return sorted(
+        {
+            p.cluster.name
+            for p in ctx.placements
+            if p.cluster.endpoint is None or p.cluster.certificate_authority_data is None
+        }
+    )
