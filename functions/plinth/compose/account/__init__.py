@@ -11,6 +11,7 @@ Where each thing is built:
 * `backup` - AWS Backup vault, plan, selection and its IAM role (phase 3)
 * `config_rules` - AWS Config managed rules (phase 3)
 * `budget` - the monthly budget (phase 3)
+* `ci_identity` - the GitHub Actions OIDC provider app pipelines assume roles with (phase 3)
 * `protection` - Usages that keep the Account while its baseline exists (phase 3)
 * `phases` - the gates between the phases, and the claim's status
 """

@@ -18,6 +18,7 @@ from plinth.compose.account import (
     access,
     backup,
     budget,
+    ci_identity,
     config_rules,
     encryption,
     network,
@@ -44,6 +45,7 @@ def plan(ctx: Context) -> tuple[list[Planned], list[Planned], list[Planned]]:
         + backup.build(ctx)
         + config_rules.build(ctx)
         + budget.build(ctx)
+        + ci_identity.build(ctx)
     )
     anchors = [network.VPC, backup.VAULT, budget.BUDGET]
     third = baseline + protection.build(ctx, first[0].body, baseline, anchors)
