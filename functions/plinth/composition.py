@@ -171,4 +171,4 @@ class Required:
 
 
 Composer = Callable[[Claim, ApiModel, Observed, Required], Composition]
-RequirementsOf = Callable[[Claim, ApiModel], dict[str, Requirement]]
+RequirementsOf = Callable[[Claim, ApiModel, Required], dict[str, Requirement]]

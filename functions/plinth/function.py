@@ -176,7 +176,9 @@ def evaluate(
     )
     extra = REQUIREMENTS.get(api.noun)
     if extra is not None:
-        requirements.update(extra(claim, spec))
+        # A requirement may depend on what an earlier one returned (an app's tenant names
+        # its account), so Crossplane calls again until every requirement is resolved.
+        requirements.update(extra(claim, spec, Required(required)))
         if any(n not in required for n in requirements):
             return Outcome(requirements=requirements)
     try:

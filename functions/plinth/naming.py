@@ -55,6 +55,8 @@ AWS_NAME_LIMITS: dict[str, int] = {
     "rds.SubnetGroup": 255,
     "elasticache.ReplicationGroup": 40,
     "elasticache.SubnetGroup": 255,
+    "elasticache.User": 40,
+    "elasticache.UserGroup": 40,
     "sqs.Queue": 80,
     "ecr.Repository": 256,
     "secretsmanager.Secret": 512,

@@ -160,6 +160,18 @@ class Cluster(ApiModel):
         description="The cluster's CA bundle, base64 "
         "(`aws eks describe-cluster --query cluster.certificateAuthority.data`).",
     )
+    vpc_cidr: Cidr | None = Field(
+        default=None,
+        description="CIDR the cluster's pods reach other VPCs from (its VPC's, through the transit "
+        "gateway); app databases and caches admit only this. Without it they admit nothing.",
+    )
+    external_secrets_role_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$",
+        description="IAM role of the External Secrets controller on this cluster; each app's "
+        "SecretStore assumes the app's own role through it. Without it, apps on this cluster get "
+        "no ExternalSecret.",
+    )
     argocd_destination: str | None = Field(
         default=None,
         description="Name under which Argo CD knows this cluster; defaults to `name`.",
@@ -190,6 +202,12 @@ class GitHub(ApiModel):
         default="plinth-service-template",
         description="Repository created from Plinth's templates/service, used as the template "
         "for every new app.",
+    )
+    deploy_branch: str = Field(
+        default="deploy",
+        pattern=r"^[A-Za-z0-9._/-]{1,100}$",
+        description="Branch Argo CD syncs from: CI writes it (main plus the image tag bump), "
+        "so main stays protected.",
     )
 
 

@@ -26,8 +26,15 @@ def application(
     helm_values: dict[str, Any],
     automated: bool,
     labels: dict[str, str],
+    value_files: list[str] | None = None,
 ) -> dict[str, Any]:
-    """An Argo CD Application syncing a Helm chart from a repository into one namespace."""
+    """An Argo CD Application syncing a Helm chart from a repository into one namespace.
+
+    `helm_values` (valuesObject) override `value_files`, which may be missing from the chart.
+    """
+    helm: dict[str, Any] = {"valuesObject": helm_values}
+    if value_files:
+        helm = {"valueFiles": value_files, "ignoreMissingValueFiles": True, **helm}
     sync_policy: dict[str, Any] = {
         "syncOptions": list(DEFAULT_SYNC_OPTIONS),
         "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
@@ -46,7 +53,7 @@ def application(
                 "repoURL": repo_url,
                 "path": path,
                 "targetRevision": target_revision,
-                "helm": {"valuesObject": helm_values},
+                "helm": helm,
             },
             "destination": {"name": destination_name, "namespace": destination_namespace},
             "syncPolicy": sync_policy,

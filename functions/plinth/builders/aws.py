@@ -11,6 +11,30 @@ from plinth.composition import Body, Claim
 # like IAM and Organizations do not).
 _GLOBAL_SERVICES = {"iam", "organizations", "budgets"}
 
+# Kinds whose cluster-scoped (legacy) API stores a newer version with the same object-shaped
+# fields as the namespaced v1beta1; their legacy v1beta1 wraps every nested object in a list.
+LEGACY_VERSIONS: dict[tuple[str, str], str] = {
+    ("ec2", "Route"): "v1beta2",
+    ("backup", "Plan"): "v1beta2",
+    ("configservice", "ConfigRule"): "v1beta2",
+    ("budgets", "Budget"): "v1beta2",
+    ("rds", "Instance"): "v1beta3",
+    ("elasticache", "ReplicationGroup"): "v1beta2",
+    ("elasticache", "User"): "v1beta2",
+    ("ecr", "Repository"): "v1beta2",
+    ("s3", "Bucket"): "v1beta2",
+    ("s3", "BucketVersioning"): "v1beta2",
+    ("s3", "BucketServerSideEncryptionConfiguration"): "v1beta2",
+    ("s3", "BucketOwnershipControls"): "v1beta2",
+}
+
+
+def version_of(claim: Claim, service: str, kind: str) -> str:
+    """The API version of an AWS kind whose schema matches what Plinth writes."""
+    if claim.flavor.namespaced:
+        return "v1beta1"
+    return LEGACY_VERSIONS.get((service, kind), "v1beta1")
+
 
 def resource(
     claim: Claim,
@@ -25,7 +49,7 @@ def resource(
     external_name: str | None = None,
     orphan: bool = False,
     init_provider: dict[str, Any] | None = None,
-    version: str = "v1beta1",
+    version: str | None = None,
 ) -> Body:
     """An AWS managed resource; `region` is required for regional services."""
     fp = dict(for_provider)
@@ -38,7 +62,9 @@ def resource(
         spec["initProvider"] = init_provider
     return managed(
         claim,
-        api_version=claim.flavor.aws_api_version(service, version),
+        api_version=claim.flavor.aws_api_version(
+            service, version or version_of(claim, service, kind)
+        ),
         kind=kind,
         name=name,
         labels=labels,

@@ -41,7 +41,6 @@ def build(ctx: Context) -> list[Planned]:
             region=ctx.region,
             for_provider=fp,
             provider_config=pc,
-            version=ctx.version(service, kind),
             external_name=external_name,
         )
         out.append(Planned(crn, body))

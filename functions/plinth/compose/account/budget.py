@@ -47,7 +47,6 @@ def build(ctx: Context) -> list[Planned]:
             "tags": ctx.tags(),
         },
         provider_config=ctx.account_provider_config,
-        version=ctx.version("budgets", "Budget"),
         external_name=aws_name("budgets.Budget", "plinth", ctx.claim.name, "monthly"),
     )
     return [Planned(BUDGET, body)]

@@ -34,7 +34,6 @@ def build(ctx: Context) -> list[Planned]:
                 "tags": ctx.tags(),
             },
             provider_config=ctx.account_provider_config,
-            version=ctx.version("configservice", "ConfigRule"),
             external_name=aws_name("configservice.ConfigRule", "plinth", rule.lower()),
         )
         out.append(Planned(crn, body))

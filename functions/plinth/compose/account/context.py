@@ -17,12 +17,6 @@ from plinth.labels import aws_tags, claim_labels
 ACCOUNT = "account"
 PROVIDER_CONFIG = "provider-config"
 
-# Kinds whose cluster-scoped (legacy) API has a v1beta2 with the same object-shaped fields as
-# the namespaced v1beta1; their legacy v1beta1 wraps every nested object in a list.
-_LEGACY_V1BETA2 = frozenset(
-    {("ec2", "Route"), ("backup", "Plan"), ("configservice", "ConfigRule"), ("budgets", "Budget")}
-)
-
 
 @dataclass(frozen=True)
 class Planned:
@@ -53,11 +47,6 @@ class Context:
             account_id=account_id,
             labels=claim_labels(claim, team=spec.team, environment=spec.environment.value),
         )
-
-    def version(self, service: str, kind: str) -> str:
-        """The API version of an AWS kind whose schema matches what Plinth writes."""
-        legacy = not self.claim.flavor.namespaced
-        return "v1beta2" if legacy and (service, kind) in _LEGACY_V1BETA2 else "v1beta1"
 
     @property
     def platform(self) -> PlatformConfig:

@@ -65,7 +65,6 @@ class _Builder:
             region=ctx.region,
             for_provider=fp,
             provider_config=ctx.account_provider_config,
-            version=ctx.version(service, kind),
         )
         self.out.append(Planned(crn, body, after, after_reason))
         return body

@@ -34,7 +34,7 @@ def namespaces_of(spec: TenantSpec, env_index: int) -> list[str]:
     return namespace_names(spec, env_index)
 
 
-def requirements(claim: Claim, spec: ApiModel) -> dict[str, Requirement]:
+def requirements(claim: Claim, spec: ApiModel, required: Required) -> dict[str, Requirement]:
     assert isinstance(spec, TenantSpec)
     if spec.account.claim_name is None:
         return {}

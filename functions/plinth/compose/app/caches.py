@@ -1,0 +1,174 @@
+"""Per cache and environment an ElastiCache replication group in the private subnets, encrypted in
+transit and at rest, that admits the app through IAM authentication.
+
+IAM authentication instead of an auth token: the app signs a short-lived token with its own
+Pod Identity role (`elasticache:Connect`), so there is no password to generate, store, rotate or
+pass through any cluster. The user group holds the app's IAM user and a disabled `default`
+user (ElastiCache requires a user named default in every group).
+
+Phases: the user group waits for its users; the replication group for the user group, the
+subnet group and the environment's security group.
+"""
+
+from __future__ import annotations
+
+from plinth.api.app import Cache, CacheEngine, Size
+from plinth.api.base import Environment
+from plinth.builders import aws
+from plinth.compose.app import network
+from plinth.compose.app.context import Context
+
+NODE_TYPE = {
+    Size.SMALL: "cache.t4g.small",
+    Size.MEDIUM: "cache.m7g.large",
+    Size.LARGE: "cache.r7g.xlarge",
+}
+ENGINE_VERSION = {CacheEngine.VALKEY: "8.0", CacheEngine.REDIS: "7.1"}
+PORT = 6379
+
+
+def crn(env: Environment, cache: Cache, part: str = "") -> str:
+    return "-".join(p for p in ("cache", env.value, cache.name, part) if p)
+
+
+def key(cache: Cache) -> str:
+    return "CACHE_" + cache.name.upper().replace("-", "_")
+
+
+def user_id(ctx: Context, env: Environment, cache: Cache, default: bool = False) -> str:
+    return ctx.aws("elasticache.User", env.value, cache.name, "default" if default else "app")
+
+
+def group_id(ctx: Context, env: Environment, cache: Cache) -> str:
+    return ctx.aws("elasticache.UserGroup", env.value, cache.name)
+
+
+def build(ctx: Context) -> None:
+    for env in ctx.environments():
+        for cache in ctx.spec.caches:
+            _one(ctx, env.name, cache)
+
+
+def _one(ctx: Context, env: Environment, cache: Cache) -> None:
+    account = ctx.account
+    parts = ("user", "default-user", "user-group", "")
+    if account is None or ctx.network is None:
+        for part in parts:
+            ctx.out.wait(crn(env, cache, part), ctx.account_wait or ctx.network_wait)
+        return
+    labels, tags = ctx.labels(env), ctx.tags(env)
+    engine = cache.engine.value
+
+    def add(part: str, kind: str, external: str, for_provider: dict[str, object]) -> None:
+        ctx.add(
+            crn(env, cache, part),
+            aws.resource(
+                ctx.claim,
+                "elasticache",
+                kind,
+                name=ctx.name(crn(env, cache, part)),
+                labels=labels,
+                region=account.region,
+                external_name=external,
+                provider_config=account.provider_config,
+                for_provider={**for_provider, "tags": tags},
+            ),
+        )
+
+    app_user = user_id(ctx, env, cache)
+    add(
+        "user",
+        "User",
+        app_user,
+        {
+            # IAM authentication requires the user name to equal the user id.
+            "userName": app_user,
+            "engine": engine,
+            "accessString": "on ~* +@all -@dangerous",
+            "authenticationMode": {"type": "iam"},
+        },
+    )
+    default_user = user_id(ctx, env, cache, default=True)
+    add(
+        "default-user",
+        "User",
+        default_user,
+        {
+            "userName": "default",
+            "engine": engine,
+            # Disabled: the default user exists only because every user group needs one.
+            "accessString": "off -@all",
+            "authenticationMode": {"type": "no-password-required"},
+        },
+    )
+    group = group_id(ctx, env, cache)
+    if not (ctx.ready(crn(env, cache, "user")) and ctx.ready(crn(env, cache, "default-user"))):
+        ctx.out.wait(crn(env, cache, "user-group"), "waiting for the cache users")
+    else:
+        add(
+            "user-group",
+            "UserGroup",
+            group,
+            {"engine": engine, "userIds": [default_user, app_user]},
+        )
+    sg = network.security_group_id(ctx, env)
+    prod = ctx.prod(env)
+    replication_group = ctx.aws("elasticache.ReplicationGroup", env.value, cache.name)
+    if not (
+        ctx.ready(crn(env, cache, "user-group"))
+        and ctx.ready(network.CACHE_SUBNET_GROUP)
+        and sg is not None
+    ):
+        ctx.out.wait(
+            crn(env, cache),
+            f"waiting for the cache user group, the subnet group and the {env.value} security group",
+        )
+    else:
+        add(
+            "",
+            "ReplicationGroup",
+            replication_group,
+            {
+                "description": f"{ctx.repo_name} {env.value} cache {cache.name}",
+                "engine": engine,
+                "engineVersion": ENGINE_VERSION[cache.engine],
+                "nodeType": NODE_TYPE[cache.size],
+                "port": PORT,
+                # Prod gets a replica in another zone and automatic failover.
+                "numCacheClusters": 2 if prod else 1,
+                "automaticFailoverEnabled": prod,
+                "multiAzEnabled": prod,
+                "atRestEncryptionEnabled": True,
+                "transitEncryptionEnabled": True,
+                "userGroupIds": [group],
+                "subnetGroupName": ctx.aws("elasticache.SubnetGroup"),
+                "securityGroupIds": [sg],
+                "snapshotRetentionLimit": 7 if prod else 0,
+                "autoMinorVersionUpgrade": True,
+                "applyImmediately": not prod,
+            },
+        )
+    k = key(cache)
+    host = ctx.at(crn(env, cache), "primaryEndpointAddress")
+    config = ctx.config.setdefault(env, {})
+    if isinstance(host, str) and host:
+        config[f"{k}_HOST"] = host
+    config.update({f"{k}_PORT": str(PORT), f"{k}_USER": app_user, f"{k}_TLS": "true"})
+    ctx.statements.append(
+        {
+            "Effect": "Allow",
+            "Action": "elasticache:Connect",
+            "Resource": [
+                ctx.arn("elasticache", f"replicationgroup:{replication_group}"),
+                ctx.arn("elasticache", f"user:{app_user}"),
+            ],
+        }
+    )
+    ctx.resource_status.append(
+        {
+            "kind": "cache",
+            "name": cache.name,
+            "environment": env.value,
+            **({"endpoint": f"{host}:{PORT}"} if isinstance(host, str) and host else {}),
+        }
+    )

@@ -1,0 +1,150 @@
+"""What the app reads at runtime, in its namespace on every cluster of an environment:
+
+* a ConfigMap `<app>-config` with endpoints and other non-secret settings;
+* a SecretStore `<app>` (External Secrets) that reads Secrets Manager as the app's workload
+  role, and an ExternalSecret that materialises `<app>-credentials` from it.
+
+The keys are the contract documented in docs/app.md; they are written here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from plinth.builders import kubernetes as k8s
+from plinth.compose.app import databases, identity
+from plinth.compose.app.context import Context, Placement
+
+ESO_API = "external-secrets.io/v1"
+REFRESH = "1h"
+
+
+def configmap_name(ctx: Context) -> str:
+    return f"{ctx.claim.name}-config"
+
+
+def secret_name(ctx: Context) -> str:
+    return f"{ctx.claim.name}-credentials"
+
+
+def has_secrets(ctx: Context, p: Placement) -> bool:
+    """Whether the app gets a credentials Secret on this cluster."""
+    return bool(ctx.spec.databases) and p.cluster.external_secrets_role_arn is not None
+
+
+def configmap_crn(p: Placement) -> str:
+    return f"configmap-{p.cluster.name}"
+
+
+def secretstore_crn(p: Placement) -> str:
+    return f"secretstore-{p.cluster.name}"
+
+
+def externalsecret_crn(p: Placement) -> str:
+    return f"externalsecret-{p.cluster.name}"
+
+
+def build(ctx: Context) -> None:
+    for p in ctx.placements:
+        _one(ctx, p)
+
+
+def _one(ctx: Context, p: Placement) -> None:
+    wants_secrets = has_secrets(ctx, p)
+    if ctx.spec.databases and not wants_secrets:
+        ctx.out.warnings.append(
+            f"cluster {p.cluster.name} has no externalSecretsRoleArn in the platform config: the "
+            "app's database credentials are not delivered there"
+        )
+    crns = [configmap_crn(p)] + (
+        [secretstore_crn(p), externalsecret_crn(p)] if wants_secrets else []
+    )
+    if not ctx.tenant_ready or ctx.account is None:
+        for crn in crns:
+            ctx.out.wait(crn, ctx.tenant_wait or ctx.account_wait)
+        return
+    labels = ctx.labels(p.environment)
+    pc = p.cluster.kubernetes_provider_config
+    data = {
+        "PLINTH_APP": ctx.claim.name,
+        "PLINTH_ENVIRONMENT": p.environment.value,
+        "AWS_REGION": ctx.account.region,
+        **ctx.config.get(p.environment, {}),
+    }
+    ctx.add(
+        configmap_crn(p),
+        k8s.object_(
+            ctx.claim,
+            name=ctx.name(configmap_crn(p)),
+            labels=labels,
+            provider_config=pc,
+            manifest=k8s.manifest(
+                "v1",
+                "ConfigMap",
+                configmap_name(ctx),
+                namespace=p.namespace,
+                labels=labels,
+                data=dict(sorted(data.items())),
+            ),
+        ),
+    )
+    if not wants_secrets:
+        return
+    role = identity.workload_role_arn(ctx)
+    assert role is not None
+    ctx.add(
+        secretstore_crn(p),
+        k8s.object_(
+            ctx.claim,
+            name=ctx.name(secretstore_crn(p)),
+            labels=labels,
+            provider_config=pc,
+            readiness=k8s.Readiness.DERIVE_FROM_OBJECT,
+            manifest=k8s.manifest(
+                ESO_API,
+                "SecretStore",
+                ctx.claim.name,
+                namespace=p.namespace,
+                labels=labels,
+                spec={
+                    "provider": {
+                        "aws": {
+                            "service": "SecretsManager",
+                            "region": ctx.account.region,
+                            # The controller's own identity assumes the app's role: the store
+                            # reads exactly what the app may read.
+                            "role": role,
+                        }
+                    }
+                },
+            ),
+        ),
+    )
+    pending = databases.secrets_pending(ctx, p.environment)
+    if pending:
+        ctx.out.wait(
+            externalsecret_crn(p),
+            f"waiting for RDS to report the secret of database(s) {', '.join(pending)}",
+        )
+        return
+    ctx.add(
+        externalsecret_crn(p),
+        k8s.object_(
+            ctx.claim,
+            name=ctx.name(externalsecret_crn(p)),
+            labels=labels,
+            provider_config=pc,
+            readiness=k8s.Readiness.DERIVE_FROM_OBJECT,
+            manifest=k8s.manifest(
+                ESO_API,
+                "ExternalSecret",
+                secret_name(ctx),
+                namespace=p.namespace,
+                labels=labels,
+                spec={
+                    "refreshInterval": REFRESH,
+                    "secretStoreRef": {"kind": "SecretStore", "name": ctx.claim.name},
+                    "target": {"name": secret_name(ctx), "creationPolicy": "Owner"},
+                    "data": ctx.secrets.get(p.environment, []),
+                },
+            ),
+        ),
+    )

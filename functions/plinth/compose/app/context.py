@@ -1,0 +1,175 @@
+"""What every part of an app's composition shares: the claim, its tenant, account and placements.
+
+Gates, named once here and used by every module:
+
+* `tenant` - the app's TenantClaim (same namespace) exists and its spec is valid;
+* `account` - the tenant's account id, AWS ProviderConfig and region are known (AWS resources);
+* `network` - the account's VPC and private subnets are known (databases, caches);
+* `tenant_ready` - the tenant reports Ready, so its namespaces exist (in-cluster objects).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from plinth.api.app import AppEnvironment, AppSpec
+from plinth.api.base import Environment
+from plinth.api.platform import Cluster
+from plinth.api.tenant import TenantSpec, namespace_names
+from plinth.builders.common import ProviderConfigRef
+from plinth.composition import Body, Claim, Composition, Observed
+from plinth.labels import aws_tags, claim_labels
+from plinth.naming import aws_name
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    provider_config: ProviderConfigRef
+    region: str
+
+
+@dataclass(frozen=True)
+class Network:
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The app in one environment on one cluster, in one of the tenant's namespaces."""
+
+    env: AppEnvironment
+    cluster: Cluster
+    namespace: str
+
+    @property
+    def environment(self) -> Environment:
+        return self.env.name
+
+
+@dataclass
+class Context:
+    claim: Claim
+    spec: AppSpec
+    observed: Observed
+    out: Composition
+    tenant: TenantSpec | None = None
+    tenant_ready: bool = False
+    tenant_wait: str = ""
+    account: Account | None = None
+    account_wait: str = ""
+    network: Network | None = None
+    network_wait: str = ""
+    placements: list[Placement] = field(default_factory=list)
+    # Per environment: ConfigMap keys, ExternalSecret entries, workload policy statements.
+    config: dict[Environment, dict[str, str]] = field(default_factory=dict)
+    secrets: dict[Environment, list[dict[str, Any]]] = field(default_factory=dict)
+    statements: list[dict[str, Any]] = field(default_factory=list)
+    resource_status: list[dict[str, Any]] = field(default_factory=list)
+
+    # --- names -----------------------------------------------------------------------------
+
+    @property
+    def team(self) -> str:
+        return self.tenant.team if self.tenant else self.spec.tenant
+
+    @property
+    def repo_name(self) -> str:
+        """`<team>-<app>`: the names the tenant's AppProject admits (`<team>` and `<team>-*`)."""
+        app = self.claim.name
+        if app == self.team or app.startswith(f"{self.team}-"):
+            return app
+        return f"{self.team}-{app}"
+
+    def aws(self, resource: str, *parts: str, suffix: str = "") -> str:
+        return aws_name(resource, self.repo_name, *parts, suffix=suffix)
+
+    def name(self, crn: str) -> str:
+        return self.claim.resource_name(crn)
+
+    def labels(self, environment: Environment | None = None) -> dict[str, str]:
+        return claim_labels(
+            self.claim,
+            team=self.team,
+            app=self.claim.name,
+            environment=environment.value if environment else None,
+        )
+
+    def tags(self, environment: Environment | None = None) -> dict[str, str]:
+        return aws_tags(self.claim, self.labels(environment))
+
+    @property
+    def partition(self) -> str:
+        region = self.account.region if self.account else self.claim.platform.default_region
+        if region.startswith("cn-"):
+            return "aws-cn"
+        if "-gov-" in region:
+            return "aws-us-gov"
+        return "aws"
+
+    def arn(self, service: str, resource: str, *, region: bool = True) -> str:
+        assert self.account is not None
+        where = self.account.region if region else ""
+        return f"arn:{self.partition}:{service}:{where}:{self.account.id}:{resource}"
+
+    def role_arn(self, name: str, account_id: str | None = None) -> str:
+        assert self.account is not None
+        return f"arn:{self.partition}:iam::{account_id or self.account.id}:role/{name}"
+
+    # --- environments ----------------------------------------------------------------------
+
+    def environments(self) -> list[AppEnvironment]:
+        return list(self.spec.environments)
+
+    def prod(self, env: Environment) -> bool:
+        return env is Environment.PROD
+
+    # --- adding resources behind gates -------------------------------------------------------
+
+    def add(self, crn: str, body: Body | None, *, wait: str = "") -> None:
+        """Add `body`, or declare `crn` pending with `wait` when `body` is None."""
+        if body is None:
+            self.out.wait(crn, wait or "waiting")
+        else:
+            self.out.add(crn, body)
+
+    def ready(self, crn: str) -> bool:
+        return self.observed.ready(crn)
+
+    def at(self, crn: str, *path: str) -> Any:
+        return self.observed.get(crn, "status", "atProvider", *path)
+
+
+def placements_for(
+    claim: Claim, spec: AppSpec, tenant: TenantSpec, out: Composition
+) -> list[Placement]:
+    """Where each environment runs: the tenant's clusters of that environment (its pins too)."""
+    found: list[Placement] = []
+    for env in spec.environments:
+        index = next((i for i, e in enumerate(tenant.environments) if e.name == env.name), None)
+        if index is None:
+            out.warnings.append(
+                f"tenant {spec.tenant!r} has no {env.name.value} environment; add it to the "
+                "TenantClaim first"
+            )
+            continue
+        namespaces = namespace_names(tenant, index)
+        namespace = env.namespace or namespaces[0]
+        if namespace not in namespaces:
+            out.warnings.append(
+                f"{env.name.value}: {namespace!r} is not one of tenant {spec.tenant!r}'s "
+                f"namespaces ({', '.join(namespaces)})"
+            )
+            continue
+        pins = tenant.environments[index].clusters
+        for cluster in claim.platform.clusters_for(env.name):
+            if not pins or cluster.name in pins:
+                found.append(Placement(env, cluster, namespace))
+    return found
+
+
+def policy(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
