@@ -213,3 +213,13 @@ def test_grpc_method_returns_the_same_response() -> None:
     rsp = asyncio.run(runner.RunFunction(req, None))  # type: ignore[arg-type]
     assert rsp == run_function(req, encode_naive)
     assert rsp.meta.tag == "t1"
+
+
+def test_cel_sees_escaped_property_names_as_kubernetes_does() -> None:
+    from plinth.cel import escape_name, evaluate
+
+    assert escape_name("namespace") == "__namespace__"
+    assert escape_name("a-b.c/d") == "a__dash__b__dot__c__slash__d"
+    assert evaluate("has(self.__namespace__)", {"namespace": "x"})
+    assert not evaluate("has(self.__namespace__)", {"name": "x"})
+    assert evaluate("self.a__dash__b == 1", {"a-b": 1})

@@ -36,6 +36,30 @@ _K8S_FUNCTIONS: dict[str, Any] = {
 }
 
 
+# Kubernetes escapes property names that are CEL keywords or not identifiers (`namespace` is
+# written `self.__namespace__`), so the object handed to CEL carries the escaped names.
+_CEL_RESERVED = frozenset(
+    ["true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"]
+)
+
+
+def escape_name(name: str) -> str:
+    if name in _CEL_RESERVED:
+        return f"__{name}__"
+    out = name.replace("__", "__underscores__")
+    for char, word in (("-", "dash"), (".", "dot"), ("/", "slash")):
+        out = out.replace(char, f"__{word}__")
+    return out
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {escape_name(k) if isinstance(k, str) else k: _escaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    return value
+
+
 @lru_cache(maxsize=2048)
 def _program(rule: str) -> Any:
     return _ENV.program(_ENV.compile(rule), functions=_K8S_FUNCTIONS)
@@ -52,7 +76,7 @@ def evaluate(rule: str, value: Any) -> bool:
     except Exception as e:  # celpy raises its own parse errors; any of them means unsupported
         raise CelUnsupported(f"{rule}: {e}") from None
     try:
-        result = prog.evaluate({"self": json_to_cel(value)})
+        result = prog.evaluate({"self": json_to_cel(_escaped(value))})
     except Exception as e:
         result = e
     if isinstance(result, Exception):

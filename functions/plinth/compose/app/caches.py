@@ -138,13 +138,14 @@ def _one(ctx: Context, env: Environment, cache: Cache) -> None:
                 "numCacheClusters": 2 if prod else 1,
                 "automaticFailoverEnabled": prod,
                 "multiAzEnabled": prod,
-                "atRestEncryptionEnabled": True,
+                # Upjet types these two as strings (the Terraform schema does).
+                "atRestEncryptionEnabled": "true",
                 "transitEncryptionEnabled": True,
                 "userGroupIds": [group],
                 "subnetGroupName": ctx.aws("elasticache.SubnetGroup"),
                 "securityGroupIds": [sg],
                 "snapshotRetentionLimit": 7 if prod else 0,
-                "autoMinorVersionUpgrade": True,
+                "autoMinorVersionUpgrade": "true",
                 "applyImmediately": not prod,
             },
         )
