@@ -5,7 +5,6 @@ through Secrets Manager, delivery confined to the tenant, nothing dropped or ren
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import json
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from claim_fixtures import observe, with_status
 from conftest import EXAMPLES, assert_unique_names, assert_valid, render_claim
 from plinth.render import Rendered
 from plinth.validate import Validator
@@ -32,85 +32,21 @@ def load(name: str, flavor: str) -> dict[str, Any]:
     return next(iter(read_path(str(FLAVOR_DIRS[flavor] / name)))).body
 
 
-def _ready_condition() -> list[dict[str, str]]:
-    return [
-        {
-            "type": "Ready",
-            "status": "True",
-            "reason": "Available",
-            "lastTransitionTime": "2026-01-01T00:00:00Z",
-        }
-    ]
-
-
 def tenant_for(claim: dict[str, Any], *, ready: bool = True) -> list[dict[str, Any]]:
     """The app's TenantClaim (from the examples) as Crossplane would hand it over, and for an
     AccountClaim-backed tenant its AccountClaim with the status the account composer reports."""
-    group = claim["apiVersion"]
     tenant_file = {"search": "tenant-search.yaml", "payments": "tenant.yaml"}[
         claim["spec"]["tenant"]
     ]
-    tenant = copy.deepcopy(next(iter(read_path(str(EXAMPLES / tenant_file)))).body)
-    tenant["apiVersion"] = group
-    out = [tenant]
-    if ready:
-        tenant["status"] = {"conditions": _ready_condition()}
-    account = tenant["spec"]["account"]
-    if "claimName" in account:
-        tenant.setdefault("status", {})["accountId"] = PAYMENTS_ACCOUNT
-        out.append(
-            {
-                "apiVersion": group,
-                "kind": "AccountClaim",
-                "metadata": {
-                    "name": account["claimName"],
-                    "namespace": tenant["metadata"]["namespace"],
-                },
-                "spec": {"team": "payments", "environment": "dev", "email": "a@b.co"},
-                "status": {
-                    "accountId": PAYMENTS_ACCOUNT,
-                    "providerConfig": account["claimName"],
-                    "region": "us-east-1",
-                    "vpcId": "vpc-0123456789abcdef0",
-                    "subnetIds": {
-                        "private": ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
-                    },
-                },
-            }
-        )
-    return out
-
-
-def _h(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def observe(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What AWS and Kubernetes would report once every rendered resource exists and is ready."""
-    out = []
-    for r in resources:
-        fp = r["spec"].get("forProvider", {})
-        region = fp.get("region", "us-east-1")
-        name = r["metadata"]["name"]
-        at: dict[str, Any] = {}
-        kind = r["kind"]
-        if kind == "SecurityGroup":
-            at["id"] = f"sg-{_h(name)}"
-        elif kind == "Instance":
-            at["address"] = f"{fp['identifier']}.c{_h(name)}.{region}.rds.amazonaws.com"
-            at["masterUserSecret"] = [
-                {
-                    "secretArn": f"arn:aws:secretsmanager:{region}:{PAYMENTS_ACCOUNT}:secret:"
-                    f"rds!db-{_h(name)}-AbCdEf",
-                    "secretStatus": "active",
-                }
-            ]
-        elif kind == "ReplicationGroup":
-            at["primaryEndpointAddress"] = f"master.{_h(name)}.cache.amazonaws.com"
-        status: dict[str, Any] = {"conditions": _ready_condition()}
-        if at:
-            status["atProvider"] = at
-        out.append({**r, "status": status})
+    tenant = next(iter(read_path(str(EXAMPLES / tenant_file)))).body
+    docs = [tenant]
+    if "claimName" in tenant["spec"]["account"]:
+        docs += [d.body for d in read_path(str(EXAMPLES / "account.yaml"))]
+    out = with_status(docs, PAYMENTS_ACCOUNT)
+    for d in out:
+        d["apiVersion"] = claim["apiVersion"]
+    if not ready:
+        out[0]["status"]["conditions"][0]["status"] = "False"
     return out
 
 
