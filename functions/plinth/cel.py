@@ -39,7 +39,29 @@ _K8S_FUNCTIONS: dict[str, Any] = {
 # Kubernetes escapes property names that are CEL keywords or not identifiers (`namespace` is
 # written `self.__namespace__`), so the object handed to CEL carries the escaped names.
 _CEL_RESERVED = frozenset(
-    ["true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"]
+    [
+        "true",
+        "false",
+        "null",
+        "in",
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "for",
+        "function",
+        "if",
+        "import",
+        "let",
+        "loop",
+        "package",
+        "namespace",
+        "return",
+        "var",
+        "void",
+        "while",
+    ]
 )
 
 

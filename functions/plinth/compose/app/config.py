@@ -61,62 +61,36 @@ def _one(ctx: Context, p: Placement) -> None:
         for crn in crns:
             ctx.out.wait(crn, ctx.tenant_wait or ctx.account_wait)
         return
-    labels = ctx.labels(p.environment)
-    pc = p.cluster.kubernetes_provider_config
     data = {
         "PLINTH_APP": ctx.claim.name,
         "PLINTH_ENVIRONMENT": p.environment.value,
         "AWS_REGION": ctx.account.region,
         **ctx.config.get(p.environment, {}),
     }
-    ctx.add(
-        configmap_crn(p),
-        k8s.object_(
-            ctx.claim,
-            name=ctx.name(configmap_crn(p)),
-            labels=labels,
-            provider_config=pc,
-            manifest=k8s.manifest(
-                "v1",
-                "ConfigMap",
-                configmap_name(ctx),
-                namespace=p.namespace,
-                labels=labels,
-                data=dict(sorted(data.items())),
-            ),
-        ),
+    ctx.in_namespace(
+        configmap_crn(p), p, "v1", "ConfigMap", configmap_name(ctx), data=dict(sorted(data.items()))
     )
     if not wants_secrets:
         return
     role = identity.workload_role_arn(ctx)
     assert role is not None
-    ctx.add(
+    store = {
+        "aws": {
+            "service": "SecretsManager",
+            "region": ctx.account.region,
+            # The controller's own identity assumes the app's role: the store reads exactly
+            # what the app may read.
+            "role": role,
+        }
+    }
+    ctx.in_namespace(
         secretstore_crn(p),
-        k8s.object_(
-            ctx.claim,
-            name=ctx.name(secretstore_crn(p)),
-            labels=labels,
-            provider_config=pc,
-            readiness=k8s.Readiness.DERIVE_FROM_OBJECT,
-            manifest=k8s.manifest(
-                ESO_API,
-                "SecretStore",
-                ctx.claim.name,
-                namespace=p.namespace,
-                labels=labels,
-                spec={
-                    "provider": {
-                        "aws": {
-                            "service": "SecretsManager",
-                            "region": ctx.account.region,
-                            # The controller's own identity assumes the app's role: the store
-                            # reads exactly what the app may read.
-                            "role": role,
-                        }
-                    }
-                },
-            ),
-        ),
+        p,
+        ESO_API,
+        "SecretStore",
+        ctx.claim.name,
+        readiness=k8s.Readiness.DERIVE_FROM_OBJECT,
+        spec={"provider": store},
     )
     pending = databases.secrets_pending(ctx, p.environment)
     if pending:
@@ -125,26 +99,17 @@ def _one(ctx: Context, p: Placement) -> None:
             f"waiting for RDS to report the secret of database(s) {', '.join(pending)}",
         )
         return
-    ctx.add(
+    ctx.in_namespace(
         externalsecret_crn(p),
-        k8s.object_(
-            ctx.claim,
-            name=ctx.name(externalsecret_crn(p)),
-            labels=labels,
-            provider_config=pc,
-            readiness=k8s.Readiness.DERIVE_FROM_OBJECT,
-            manifest=k8s.manifest(
-                ESO_API,
-                "ExternalSecret",
-                secret_name(ctx),
-                namespace=p.namespace,
-                labels=labels,
-                spec={
-                    "refreshInterval": REFRESH,
-                    "secretStoreRef": {"kind": "SecretStore", "name": ctx.claim.name},
-                    "target": {"name": secret_name(ctx), "creationPolicy": "Owner"},
-                    "data": ctx.secrets.get(p.environment, []),
-                },
-            ),
-        ),
+        p,
+        ESO_API,
+        "ExternalSecret",
+        secret_name(ctx),
+        readiness=k8s.Readiness.DERIVE_FROM_OBJECT,
+        spec={
+            "refreshInterval": REFRESH,
+            "secretStoreRef": {"kind": "SecretStore", "name": ctx.claim.name},
+            "target": {"name": secret_name(ctx), "creationPolicy": "Owner"},
+            "data": ctx.secrets.get(p.environment, []),
+        },
     )

@@ -18,6 +18,7 @@ from plinth.api.app import AppEnvironment, AppSpec
 from plinth.api.base import Environment
 from plinth.api.platform import Cluster
 from plinth.api.tenant import TenantSpec, namespace_names
+from plinth.builders import kubernetes as k8s
 from plinth.builders.common import ProviderConfigRef
 from plinth.composition import Body, Claim, Composition, Observed
 from plinth.labels import aws_tags, claim_labels
@@ -135,6 +136,32 @@ class Context:
             self.out.wait(crn, wait or "waiting")
         else:
             self.out.add(crn, body)
+
+    def in_namespace(
+        self,
+        crn: str,
+        p: Placement,
+        api_version: str,
+        kind: str,
+        name: str,
+        readiness: k8s.Readiness = k8s.Readiness.SUCCESSFUL_CREATE,
+        **body: Any,
+    ) -> None:
+        """Add an Object carrying `kind/name` into the app's namespace on `p`'s cluster."""
+        labels = self.labels(p.environment)
+        self.out.add(
+            crn,
+            k8s.object_(
+                self.claim,
+                name=self.name(crn),
+                labels=labels,
+                provider_config=p.cluster.kubernetes_provider_config,
+                readiness=readiness,
+                manifest=k8s.manifest(
+                    api_version, kind, name, namespace=p.namespace, labels=labels, **body
+                ),
+            ),
+        )
 
     def ready(self, crn: str) -> bool:
         return self.observed.ready(crn)

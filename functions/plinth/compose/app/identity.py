@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from plinth.builders import aws
-from plinth.builders import kubernetes as k8s
 from plinth.builders.common import ProviderConfigRef
 from plinth.compose.app.context import Context, Placement, policy
 
@@ -192,14 +191,4 @@ def _service_accounts(ctx: Context) -> None:
         if not ctx.tenant_ready:
             ctx.out.wait(crn, ctx.tenant_wait)
             continue
-        labels = ctx.labels(p.environment)
-        ctx.add(
-            crn,
-            k8s.object_(
-                ctx.claim,
-                name=ctx.name(crn),
-                labels=labels,
-                provider_config=p.cluster.kubernetes_provider_config,
-                manifest=k8s.service_account(service_account(ctx), p.namespace, labels),
-            ),
-        )
+        ctx.in_namespace(crn, p, "v1", "ServiceAccount", service_account(ctx))

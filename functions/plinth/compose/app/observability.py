@@ -5,7 +5,6 @@ kube-state-metrics'."""
 
 from __future__ import annotations
 
-from plinth.builders import kubernetes as k8s
 from plinth.compose.app.context import Context, Placement
 
 MONITORING_API = "monitoring.coreos.com/v1"
@@ -64,36 +63,23 @@ def build(ctx: Context) -> None:
             for c in crns:
                 ctx.out.wait(c, ctx.tenant_wait)
             continue
-        labels = ctx.labels(p.environment)
-        pc = p.cluster.kubernetes_provider_config
         app = ctx.claim.name
-        monitor = k8s.manifest(
+        ctx.in_namespace(
+            crns[0],
+            p,
             MONITORING_API,
             "ServiceMonitor",
             app,
-            namespace=p.namespace,
-            labels=labels,
             spec={
                 "selector": {"matchLabels": {"app.kubernetes.io/name": app}},
                 "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
             },
         )
-        rule = k8s.manifest(
+        ctx.in_namespace(
+            crns[1],
+            p,
             MONITORING_API,
             "PrometheusRule",
             app,
-            namespace=p.namespace,
-            labels=labels,
             spec={"groups": [{"name": f"{app}.rules", "rules": rules(ctx, p)}]},
         )
-        for c, manifest in zip(crns, (monitor, rule), strict=True):
-            ctx.add(
-                c,
-                k8s.object_(
-                    ctx.claim,
-                    name=ctx.name(c),
-                    labels=labels,
-                    provider_config=pc,
-                    manifest=manifest,
-                ),
-            )
