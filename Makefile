@@ -18,7 +18,7 @@ demo: $(BIN)/.installed
 	$(BIN)/plinth validate --render examples/
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check functions tests benchmarks
+	$(BIN)/ruff check functions tests benchmarks templates
 	$(BIN)/mypy
 
 test: lint
