@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the pinned Go binaries Plinth's tests and local control plane use
 # (Crossplane CLI and core, kube-apiserver, kube-controller-manager,
-# provider-kubernetes, helm) from the Go module proxy.
+# provider-kubernetes, helm, etcd) from the Go module proxy.
 #
 # `go install module@version` is refused by the proxy for github.com/crossplane
 # modules (their version list is not served), so each binary is built from a
@@ -30,10 +30,11 @@ KUBERNETES_VERSION="v1.34.4"           # k8s.io/kubernetes
 KUBERNETES_STAGING_VERSION="v0.34.4"   # k8s.io/{api,apimachinery,...} staging modules
 PROVIDER_KUBERNETES_VERSION="v1.2.1"   # github.com/crossplane-contrib/provider-kubernetes
 HELM_VERSION="v3.22.0"                 # helm.sh/helm/v3
+ETCD_VERSION="v3.7.3"                  # go.etcd.io/etcd/server/v3 (the local control plane's store)
 MIN_GO_VERSION="1.26.0"                # highest `go` directive among the modules above
 # ---------------------------------------------------------------------------
 
-TARGETS=(crossplane crossplane-core kube-apiserver kube-controller-manager provider-kubernetes helm)
+TARGETS=(crossplane crossplane-core kube-apiserver kube-controller-manager provider-kubernetes helm etcd)
 
 CACHE_DIR="${PLINTH_CACHE_DIR:-$HOME/.cache/plinth}"
 BIN_DIR="$CACHE_DIR/bin"
@@ -94,6 +95,13 @@ target_spec() {
       T_PKG="helm.sh/helm/v3/cmd/helm"
       T_LDFLAGS+=" -X helm.sh/helm/v3/internal/version.version=$T_VERSION"
       T_KIND=helm   # k8s version ldflags are added after tidy
+      ;;
+    etcd)
+      T_VERSION="$ETCD_VERSION"
+      T_MODULE="go.etcd.io/etcd/server/v3"
+      T_REQUIRES=("$T_MODULE $T_VERSION")
+      # The module root is etcd's main package (a thin wrapper of etcdmain).
+      T_PKG="$T_MODULE"
       ;;
     *)
       die "unknown target '$1' (targets: ${TARGETS[*]} all)"
