@@ -394,7 +394,13 @@ def generate_cmd(root: str, check: bool) -> None:
     from plinth.manifests import generated_files, sync_files
     from plinth.yamlio import dump_yaml
 
-    texts = {rel: GENERATED_HEADER + dump_yaml(docs) for rel, docs in generated_files().items()}
+    # The header must not stand alone before a `---`: Go's YAML stream readers (the Crossplane
+    # CLI's Function loader among them) take a comment-only chunk for an empty object and fail
+    # with "not a function".
+    texts = {
+        rel: GENERATED_HEADER + dump_yaml(docs).removeprefix("---\n")
+        for rel, docs in generated_files().items()
+    }
     stale = sync_files(Path(root), texts, check=check)
     if check and stale:
         _fail(
