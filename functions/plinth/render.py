@@ -234,7 +234,9 @@ def render(
 ) -> Rendered:
     """Run the function pipeline for `xr` as Crossplane does, resolving requirements locally."""
     call = call or FunctionRunner(cache_size=0).run
-    xr = _with_uid(xr)
+    # The function sees the composite with its uid, as in a cluster; -x prints it as given, as
+    # `crossplane composition render -x` does.
+    given, xr = xr, _with_uid(xr)
     observed = list(observed)
     extra = list(extra_resources)
     required: dict[str, list[Body]] = {}
@@ -256,14 +258,16 @@ def render(
         }
     else:
         raise RenderError(f"requirements did not stabilize after {MAX_ITERATIONS} calls")
-    return _assemble(xr, rsp, include_full_xr=include_full_xr)
+    return _assemble(given, xr, rsp, include_full_xr=include_full_xr)
 
 
-def _assemble(xr: Body, rsp: fnv1.RunFunctionResponse, *, include_full_xr: bool) -> Rendered:
+def _assemble(
+    given: Body, xr: Body, rsp: fnv1.RunFunctionResponse, *, include_full_xr: bool
+) -> Rendered:
     xr_meta = xr.get("metadata") or {}
     composite: Body = {"apiVersion": xr.get("apiVersion"), "kind": xr.get("kind")}
     if include_full_xr:
-        composite = copy.deepcopy(xr)
+        composite = copy.deepcopy(given)
     else:
         composite["metadata"] = {k: xr_meta[k] for k in ("name", "namespace") if k in xr_meta}
     desired_xr = struct_to_py(rsp.desired.composite.resource)
