@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import yaml
 from crossplane.function import cli as sdkcli
 
 from plinth import __version__
@@ -184,6 +185,20 @@ def _context(files: tuple[str, ...], values: tuple[str, ...]) -> dict[str, Any]:
 @click.option(
     "--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for --endpoint."
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["plinth", "crossplane"]),
+    default="plinth",
+    show_default=True,
+    help="crossplane: print what the real `crossplane composition render` renders (the pinned "
+    "CLI that hack/build-tools.sh builds), calling function-plinth on a free local port, or "
+    "--endpoint.",
+)
+@click.option(
+    "--build",
+    is_flag=True,
+    help="With --engine crossplane: build missing Crossplane binaries first (minutes).",
+)
 def render_cmd(
     args: tuple[str, ...],
     filename: str | None,
@@ -198,6 +213,8 @@ def render_cmd(
     endpoint: str | None,
     tls_certs_dir: str | None,
     timeout: float,
+    engine: str,
+    build: bool,
 ) -> None:
     """Render what a claim composes, without a cluster.
 
@@ -210,6 +227,7 @@ def render_cmd(
       plinth render examples/account-prod.yaml --observed-resources examples/account-prod/observed-account-created/
       cat claim.yaml | plinth render -f - -o json
       plinth render examples/app.yaml --endpoint 127.0.0.1:9443
+      plinth render examples/tenant.yaml --engine crossplane
     """
     if len(args) > 3:
         _fail("render takes at most CLAIM COMPOSITION FUNCTIONS")
@@ -226,6 +244,42 @@ def render_cmd(
         required = read_paths(paths) if paths else None
     except InputError as e:
         _fail(str(e))
+    if engine == "crossplane":
+        if tls_certs_dir:
+            _fail("--engine crossplane calls the function without TLS: drop --tls-certs-dir")
+        from plinth.engine import EngineError, render_claims
+
+        try:
+            text = render_claims(
+                [
+                    (
+                        d.body,
+                        [
+                            r.body
+                            for r in (
+                                required if required is not None else _default_required(d.source)
+                            )
+                        ],
+                    )
+                    for d in claims
+                ],
+                composition=Path(args[1]) if len(args) >= 2 else None,
+                functions=Path(args[2]) if len(args) >= 3 else None,
+                observed=Path(observed_path) if observed_path else None,
+                context_files=context_files,
+                context_values=context_values,
+                include_full_xr=include_full_xr,
+                include_function_results=include_function_results,
+                endpoint=endpoint,
+                timeout=timeout,
+                build=build,
+            )
+        except EngineError as e:
+            _fail(str(e), e.exit_code if e.exit_code == EXIT_BAD_INPUT else EXIT_FAILED)
+        if output == "json":
+            text = dump([d for d in yaml.safe_load_all(text) if d], output)
+        click.echo(text, nl=False)
+        return
     ctx = _context(context_files, context_values)
     docs: list[dict[str, Any]] = []
     fatal: list[str] = []

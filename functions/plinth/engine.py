@@ -30,6 +30,8 @@ CORE_ENV = "PLINTH_CROSSPLANE_CORE_BIN"
 TARGETS = ("crossplane", "crossplane-core")
 RUNTIME = "render.crossplane.io/runtime"
 RUNTIME_TARGET = "render.crossplane.io/runtime-development-target"
+FATAL_EXIT = 3  # `crossplane internal render`: a function returned a Fatal result
+FATAL_MESSAGE = "returned a fatal result"
 
 
 class EngineError(Exception):
@@ -134,6 +136,22 @@ def serve_function() -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         server.stop(grace=None)
+
+
+def _check_reachable(endpoint: str) -> None:
+    """The CLI reports an unreachable function only as its render process being killed at the
+    timeout; say what is wrong before starting it."""
+    import socket
+
+    host, _, port = endpoint.removeprefix("dns:///").rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=3):
+            pass
+    except (OSError, ValueError) as e:
+        raise EngineError(
+            f"cannot reach the function at {endpoint} ({e}): start it with "
+            f"`plinth serve --insecure --address {endpoint}`, or leave out --endpoint"
+        ) from None
 
 
 def _identity(body: Body) -> tuple[str, str, str, str]:
@@ -251,7 +269,68 @@ def crossplane_render(
             args, capture_output=True, text=True, timeout=timeout + 30, check=False
         )
     if done.returncode != 0:
-        # The CLI exits 3 when a function returned a Fatal result (it prints partial output).
         message = done.stderr.strip() or f"exited with {done.returncode}"
-        raise EngineError(f"crossplane composition render: {message}", done.returncode)
+        # A function's Fatal result means the input was refused, which `plinth render` reports
+        # with exit code 2. The core exits 3 for it, but the CLI exits 1 for every error, so
+        # the CLI's wording is all there is to tell.
+        fatal = done.returncode == FATAL_EXIT or FATAL_MESSAGE in message
+        code = 2 if fatal else 1
+        raise EngineError(f"crossplane composition render: {message}", code)
     return done.stdout
+
+
+def render_claims(
+    claims: Sequence[tuple[Body, Sequence[Body]]],
+    *,
+    composition: Path | None = None,
+    functions: Path | None = None,
+    observed: Path | None = None,
+    context_files: Sequence[str] = (),
+    context_values: Sequence[str] = (),
+    include_full_xr: bool = False,
+    include_function_results: bool = False,
+    endpoint: str | None = None,
+    timeout: float = 30.0,
+    build: bool = False,
+) -> str:
+    """`plinth render --engine crossplane`: each (claim, required resources) through the real
+    CLI, with Plinth's own Composition, XRD and Function unless files are given."""
+    from plinth.api.catalog import find_claim_api
+    from plinth.manifests import composition as generated_composition
+    from plinth.manifests import render_functions
+    from plinth.manifests import xrd as generated_xrd
+    from plinth.render import RenderError, to_composite
+
+    tools = find_tools(build=build)
+    if endpoint:
+        _check_reachable(endpoint)
+    server = contextlib.nullcontext(endpoint) if endpoint else serve_function()
+    out = []
+    with server as target:
+        for claim, required in claims:
+            found = find_claim_api(claim.get("apiVersion", ""), claim.get("kind", ""))
+            if found is None:
+                raise EngineError(f"{claim.get('kind')} is not a Plinth claim", 2)
+            api, flavor = found
+            try:
+                xr = to_composite(claim)
+            except RenderError as e:
+                raise EngineError(str(e), 2) from None
+            out.append(
+                crossplane_render(
+                    tools,
+                    xr,
+                    composition=composition or generated_composition(api, flavor),
+                    functions=functions or render_functions(),
+                    xrd=generated_xrd(api, flavor),
+                    target=target,
+                    required=required,
+                    observed=observed or (),
+                    context_files=context_files,
+                    context_values=context_values,
+                    include_full_xr=include_full_xr,
+                    include_function_results=include_function_results,
+                    timeout=timeout,
+                )
+            )
+    return "".join(out)
