@@ -74,8 +74,9 @@ def _listed_paths(script: Path) -> dict[str, Path]:
     return paths
 
 
-def find_tools(*, build: bool = False) -> Tools:
-    """The Crossplane CLI and core binaries; with `build`, build missing ones first."""
+def find_tools(*, build: bool = False, progress: bool = False) -> Tools:
+    """The Crossplane CLI and core binaries; with `build`, build missing ones first (showing
+    the build's progress on stderr with `progress`, else keeping its output for the error)."""
     env = {t: os.environ.get(v) for t, v in zip(TARGETS, (CLI_ENV, CORE_ENV), strict=True)}
     script = build_script()
     if script is None and not all(env.values()):
@@ -89,12 +90,22 @@ def find_tools(*, build: bool = False) -> Tools:
         listed = _listed_paths(script)
         paths = {t: paths.get(t) or listed[t] for t in TARGETS}
     missing = [t for t in TARGETS if not os.access(paths[t], os.X_OK)]
-    if missing and build and script is not None and not any(env[t] for t in missing):
+    given = [t for t in missing if env[t]]
+    if given:
+        names = ", ".join(
+            f"{v}={env[t]}" for t, v in zip(TARGETS, (CLI_ENV, CORE_ENV), strict=True) if t in given
+        )
+        raise EngineError(f"not an executable file: {names}")
+    if missing and build and script is not None:
         built = subprocess.run(
-            ["bash", str(script), *missing], capture_output=True, text=True, check=False
+            ["bash", str(script), *missing],
+            stdout=subprocess.DEVNULL,
+            stderr=None if progress else subprocess.PIPE,
+            text=True,
+            check=False,
         )
         if built.returncode != 0:
-            tail = "\n".join(built.stderr.strip().splitlines()[-25:])
+            tail = "\n".join((built.stderr or "(see above)").strip().splitlines()[-25:])
             raise EngineError(f"building {' '.join(missing)} failed:\n{tail}")
         missing = [t for t in TARGETS if not os.access(paths[t], os.X_OK)]
     if missing:
@@ -301,7 +312,7 @@ def render_claims(
     from plinth.manifests import xrd as generated_xrd
     from plinth.render import RenderError, to_composite
 
-    tools = find_tools(build=build)
+    tools = find_tools(build=build, progress=True)
     if endpoint:
         _check_reachable(endpoint)
     server = contextlib.nullcontext(endpoint) if endpoint else serve_function()
