@@ -257,7 +257,7 @@ def _composite_as_plinth_prints_it(
     spec = real.get("spec") or {}
     # The engine records what it composed in the composite's resource references (v2 under
     # spec.crossplane); they must name exactly the composed resources.
-    holder = spec.get("crossplane", spec) if "crossplane" in spec else spec
+    holder = spec.get("crossplane", spec)
     refs = holder.pop("resourceRefs", [])
     if spec.get("crossplane") == {}:
         del spec["crossplane"]
@@ -283,7 +283,7 @@ def _composite_as_plinth_prints_it(
     types = status.pop("claimConditionTypes", None)
     if types is not None and set(types) != set(conditions) - {"Ready"}:
         problems.append(f"claimConditionTypes {types} != function conditions {set(conditions)}")
-    status["conditions"] = conditions
+    status["conditions"] = conditions  # keyed by type, as _plinth_composite
     return {
         "apiVersion": real["apiVersion"],
         "kind": real["kind"],
@@ -293,6 +293,8 @@ def _composite_as_plinth_prints_it(
 
 
 def _plinth_composite(composite: Body) -> Body:
+    # Conditions compare by type: the API treats them as a map keyed by type, and the
+    # reconciler orders its own around the function's.
     out = copy.deepcopy(composite)
     out["status"]["conditions"] = {c["type"]: c for c in out["status"].get("conditions", [])}
     return out
