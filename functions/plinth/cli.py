@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-import yaml
 from crossplane.function import cli as sdkcli
 
 from plinth import __version__
@@ -20,7 +19,7 @@ from plinth.api.catalog import find_claim_api
 from plinth.crds import CrdsNotFound, CrdStore, default_crds_dir
 from plinth.render import Rendered, RenderError, grpc_call, render, step_input, to_composite
 from plinth.validate import Issue, Validator
-from plinth.yamlio import Document, InputError, dump, read_path, read_paths
+from plinth.yamlio import Document, InputError, dump, parse_stream, read_path, read_paths
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -249,20 +248,13 @@ def render_cmd(
             _fail("--engine crossplane calls the function without TLS: drop --tls-certs-dir")
         from plinth.engine import EngineError, render_claims
 
+        def with_required(doc: Document) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            found = required if required is not None else _default_required(doc.source)
+            return doc.body, [r.body for r in found]
+
         try:
             text = render_claims(
-                [
-                    (
-                        d.body,
-                        [
-                            r.body
-                            for r in (
-                                required if required is not None else _default_required(d.source)
-                            )
-                        ],
-                    )
-                    for d in claims
-                ],
+                [with_required(d) for d in claims],
                 composition=Path(args[1]) if len(args) >= 2 else None,
                 functions=Path(args[2]) if len(args) >= 3 else None,
                 observed=Path(observed_path) if observed_path else None,
@@ -277,7 +269,7 @@ def render_cmd(
         except EngineError as e:
             _fail(str(e), e.exit_code if e.exit_code == EXIT_BAD_INPUT else EXIT_FAILED)
         if output == "json":
-            text = dump([d for d in yaml.safe_load_all(text) if d], output)
+            text = dump([d.body for d in parse_stream(text, "crossplane")], output)
         click.echo(text, nl=False)
         return
     ctx = _context(context_files, context_values)
