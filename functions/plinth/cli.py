@@ -19,7 +19,7 @@ from plinth.api.catalog import find_claim_api
 from plinth.crds import CrdsNotFound, CrdStore, default_crds_dir
 from plinth.render import Rendered, RenderError, grpc_call, render, step_input, to_composite
 from plinth.validate import Issue, Validator
-from plinth.yamlio import Document, InputError, dump, read_path, read_paths
+from plinth.yamlio import Document, InputError, dump, parse_stream, read_path, read_paths
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -184,6 +184,20 @@ def _context(files: tuple[str, ...], values: tuple[str, ...]) -> dict[str, Any]:
 @click.option(
     "--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for --endpoint."
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["plinth", "crossplane"]),
+    default="plinth",
+    show_default=True,
+    help="crossplane: print what the real `crossplane composition render` renders (the pinned "
+    "CLI that hack/build-tools.sh builds), calling function-plinth on a free local port, or "
+    "--endpoint.",
+)
+@click.option(
+    "--build",
+    is_flag=True,
+    help="With --engine crossplane: build missing Crossplane binaries first (minutes).",
+)
 def render_cmd(
     args: tuple[str, ...],
     filename: str | None,
@@ -198,6 +212,8 @@ def render_cmd(
     endpoint: str | None,
     tls_certs_dir: str | None,
     timeout: float,
+    engine: str,
+    build: bool,
 ) -> None:
     """Render what a claim composes, without a cluster.
 
@@ -210,6 +226,7 @@ def render_cmd(
       plinth render examples/account-prod.yaml --observed-resources examples/account-prod/observed-account-created/
       cat claim.yaml | plinth render -f - -o json
       plinth render examples/app.yaml --endpoint 127.0.0.1:9443
+      plinth render examples/tenant.yaml --engine crossplane
     """
     if len(args) > 3:
         _fail("render takes at most CLAIM COMPOSITION FUNCTIONS")
@@ -226,6 +243,35 @@ def render_cmd(
         required = read_paths(paths) if paths else None
     except InputError as e:
         _fail(str(e))
+    if engine == "crossplane":
+        if tls_certs_dir:
+            _fail("--engine crossplane calls the function without TLS: drop --tls-certs-dir")
+        from plinth.engine import EngineError, render_claims
+
+        def with_required(doc: Document) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            found = required if required is not None else _default_required(doc.source)
+            return doc.body, [r.body for r in found]
+
+        try:
+            text = render_claims(
+                [with_required(d) for d in claims],
+                composition=Path(args[1]) if len(args) >= 2 else None,
+                functions=Path(args[2]) if len(args) >= 3 else None,
+                observed=Path(observed_path) if observed_path else None,
+                context_files=context_files,
+                context_values=context_values,
+                include_full_xr=include_full_xr,
+                include_function_results=include_function_results,
+                endpoint=endpoint,
+                timeout=timeout,
+                build=build,
+            )
+        except EngineError as e:
+            _fail(str(e), e.exit_code if e.exit_code == EXIT_BAD_INPUT else EXIT_FAILED)
+        if output == "json":
+            text = dump([d.body for d in parse_stream(text, "crossplane")], output)
+        click.echo(text, nl=False)
+        return
     ctx = _context(context_files, context_values)
     docs: list[dict[str, Any]] = []
     fatal: list[str] = []
@@ -394,7 +440,13 @@ def generate_cmd(root: str, check: bool) -> None:
     from plinth.manifests import generated_files, sync_files
     from plinth.yamlio import dump_yaml
 
-    texts = {rel: GENERATED_HEADER + dump_yaml(docs) for rel, docs in generated_files().items()}
+    # The header must not stand alone before a `---`: Go's YAML stream readers (the Crossplane
+    # CLI's Function loader among them) take a comment-only chunk for an empty object and fail
+    # with "not a function".
+    texts = {
+        rel: GENERATED_HEADER + dump_yaml(docs).removeprefix("---\n")
+        for rel, docs in generated_files().items()
+    }
     stale = sync_files(Path(root), texts, check=check)
     if check and stale:
         _fail(

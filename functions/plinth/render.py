@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +112,26 @@ def to_composite(claim: Body) -> Body:
     }
 
 
+def composite_uid(xr: Body) -> str:
+    """The uid `crossplane composition render` gives a composite that has none: a SHA-1 UUID of
+    its group/version/kind, namespace and name. Rendering with the same uid makes composed
+    resources' owner references equal to Crossplane's, and lets rendered resources be handed
+    back to `crossplane composition render` as observed ones (it refuses observed resources
+    controlled by another uid)."""
+    group, _, version = str(xr.get("apiVersion", "")).rpartition("/")
+    meta = xr.get("metadata") or {}
+    gvk = f"{group}/{version}, Kind={xr.get('kind', '')}"
+    key = f"{gvk}\x00{meta.get('namespace', '')}\x00{meta.get('name', '')}"
+    return str(uuid.uuid5(uuid.UUID(int=0), key))
+
+
+def _with_uid(xr: Body) -> Body:
+    meta = xr.get("metadata") or {}
+    if meta.get("uid"):
+        return xr
+    return {**xr, "metadata": {**meta, "uid": composite_uid(xr)}}
+
+
 def _matches(sel: fnv1.ResourceSelector, body: Body) -> bool:
     if body.get("apiVersion") != sel.api_version or body.get("kind") != sel.kind:
         return False
@@ -184,6 +205,17 @@ def _composed_metadata(xr: Body, crn: str, body: Body) -> Body:
     return out
 
 
+def _first_n_and_more(names: list[str], n: int = 3) -> str:
+    """crossplane-runtime's StableNAndSomeMore(DefaultFirstN, names), which words the composite's
+    "Unready resources" message: sorted, the first three, then how many more."""
+    names = sorted(names)
+    if len(names) > n:
+        return f"{', '.join(names[:n])}, and {len(names) - n} more"
+    if len(names) == n:
+        return f"{', '.join(names[: n - 1])}, and {names[n - 1]}"
+    return ", ".join(names)
+
+
 def _status_of(c: fnv1.Condition) -> str:
     return {fnv1.STATUS_CONDITION_TRUE: "True", fnv1.STATUS_CONDITION_FALSE: "False"}.get(
         c.status, "Unknown"
@@ -202,6 +234,9 @@ def render(
 ) -> Rendered:
     """Run the function pipeline for `xr` as Crossplane does, resolving requirements locally."""
     call = call or FunctionRunner(cache_size=0).run
+    # The function sees the composite with its uid, as in a cluster; -x prints it as given, as
+    # `crossplane composition render -x` does.
+    given, xr = xr, _with_uid(xr)
     observed = list(observed)
     extra = list(extra_resources)
     required: dict[str, list[Body]] = {}
@@ -223,14 +258,16 @@ def render(
         }
     else:
         raise RenderError(f"requirements did not stabilize after {MAX_ITERATIONS} calls")
-    return _assemble(xr, rsp, include_full_xr=include_full_xr)
+    return _assemble(given, xr, rsp, include_full_xr=include_full_xr)
 
 
-def _assemble(xr: Body, rsp: fnv1.RunFunctionResponse, *, include_full_xr: bool) -> Rendered:
+def _assemble(
+    given: Body, xr: Body, rsp: fnv1.RunFunctionResponse, *, include_full_xr: bool
+) -> Rendered:
     xr_meta = xr.get("metadata") or {}
     composite: Body = {"apiVersion": xr.get("apiVersion"), "kind": xr.get("kind")}
     if include_full_xr:
-        composite = copy.deepcopy(xr)
+        composite = copy.deepcopy(given)
     else:
         composite["metadata"] = {k: xr_meta[k] for k in ("name", "namespace") if k in xr_meta}
     desired_xr = struct_to_py(rsp.desired.composite.resource)
@@ -254,14 +291,20 @@ def _assemble(xr: Body, rsp: fnv1.RunFunctionResponse, *, include_full_xr: bool)
             unready.append(crn)
     fatal = any(r.severity == fnv1.SEVERITY_FATAL for r in rsp.results)
     if not fatal:
-        ready = {"type": "Ready", "status": "True", "reason": "Available"}
+        ready: Body = {"type": "Ready", "status": "True", "reason": "Available"}
         if unready:
             ready = {
                 "type": "Ready",
                 "status": "False",
                 "reason": "Creating",
-                "message": f"Unready resources: {', '.join(unready)}",
+                "message": f"Unready resources: {_first_n_and_more(unready)}",
             }
+        # As Crossplane's reconciler: readiness the function sets on the composite itself
+        # supersedes the readiness derived from composed resources, and carries no message.
+        if rsp.desired.composite.ready == fnv1.READY_TRUE:
+            ready = {"type": "Ready", "status": "True", "reason": "Available"}
+        elif rsp.desired.composite.ready == fnv1.READY_FALSE:
+            ready = {"type": "Ready", "status": "False", "reason": "Creating"}
         conditions.insert(0, ready)
     status["conditions"] = conditions
     composite["status"] = status
