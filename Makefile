@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint generate bench crossplane-tools clean
+.PHONY: demo test lint generate bench crossplane-tools e2e clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: lint
 
 generate: $(BIN)/.installed
 	$(BIN)/plinth generate
+
+# The slower tier: builds what is missing (cached in ~/.cache/plinth), starts a local management
+# cluster (etcd, kube-apiserver, kube-controller-manager, Crossplane, provider-kubernetes, plinth
+# serve), runs tests/e2e and tears it all down.
+e2e: $(BIN)/.installed
+	hack/build-tools.sh etcd kube-apiserver kube-controller-manager crossplane-core provider-kubernetes
+	$(BIN)/pytest -m e2e tests/e2e -s -q -p no:xdist
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run_function.py

@@ -1,0 +1,179 @@
+"""End to end on a real local management cluster (`make e2e`): a TenantClaim becomes the
+tenant's Namespaces, NetworkPolicies, RoleBindings and quotas in a real API server, created by
+the real provider-kubernetes from what real Crossplane got from our function; AWS resources are
+created as objects and stay unready (no cloud here); deleting the claim removes everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.e2e
+
+TEAM = "e2e"
+CLAIM = {
+    "apiVersion": "platform.plinth.dev/v1alpha1",
+    "kind": "TenantClaim",
+    "metadata": {"name": TEAM, "namespace": TEAM},
+    "spec": {
+        "team": TEAM,
+        "account": {"accountId": "123456789012", "providerConfig": "e2e-aws"},
+        "environments": [{"name": "dev", "namespaces": ["api", "worker"]}],
+        "members": [{"permissionSet": "E2eDevelopers", "role": "edit"}],
+    },
+}
+NAMESPACES = ("e2e-api", "e2e-worker")
+
+
+def say(line: str) -> None:
+    print(f"[e2e] {line}", flush=True)
+
+
+@pytest.fixture(scope="module")
+def kubeconfig() -> Iterator[Path]:
+    """The dev cluster: the one `PLINTH_DEV_KUBECONFIG` names, or one started (and stopped) here."""
+    given = os.environ.get("PLINTH_DEV_KUBECONFIG")
+    if given:
+        yield Path(given)
+        return
+    from plinth.devcluster import cluster
+
+    info = cluster.up(progress=say)
+    say(f"control plane up in {info.timings['total']}s: {json.dumps(info.timings)}")
+    try:
+        yield Path(info.kubeconfig)
+    finally:
+        cluster.down(progress=say)
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
+    r = subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and r.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)}: {r.stderr}")
+    return r.stdout
+
+
+def get(kubeconfig: Path, *args: str) -> Any:
+    out = kubectl(kubeconfig, "get", *args, "-o", "json", check=False)
+    return json.loads(out) if out.strip() else None
+
+
+def eventually(what: str, check: Callable[[], Any], timeout: float = 120) -> float:
+    start = time.monotonic()
+    last: Any = None
+    while time.monotonic() - start < timeout:
+        last = check()
+        if last:
+            return time.monotonic() - start
+        time.sleep(1)
+    raise AssertionError(f"{what}: not after {timeout:.0f}s (last: {last!r})")
+
+
+def condition(body: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    for c in ((body or {}).get("status") or {}).get("conditions") or []:
+        if c.get("type") == kind:
+            return dict(c)
+    return {}
+
+
+def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -> None:
+    kubectl(kubeconfig, "create", "namespace", TEAM, check=False)
+    applied = time.monotonic()
+    kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(CLAIM))
+
+    def namespaces_exist() -> bool:
+        return all(get(kubeconfig, "namespace", ns) for ns in NAMESPACES)
+
+    took = eventually("the tenant's namespaces exist", namespaces_exist)
+    say(f"claim applied -> namespaces created: {took:.1f}s")
+
+    def isolated_and_bound() -> bool:
+        for ns in NAMESPACES:
+            policies = {
+                p["metadata"]["name"] for p in get(kubeconfig, "networkpolicy", "-n", ns)["items"]
+            }
+            bindings = get(kubeconfig, "rolebinding", "-n", ns)["items"]
+            quotas = get(kubeconfig, "resourcequota", "-n", ns)["items"]
+            limits = get(kubeconfig, "limitrange", "-n", ns)["items"]
+            if not ({"default-deny", "allow-dns"} <= policies and bindings and quotas and limits):
+                return False
+        return True
+
+    took = eventually("NetworkPolicies, RoleBindings and quotas exist", isolated_and_bound)
+    say(f"claim applied -> isolation, RBAC and quotas in place: {time.monotonic() - applied:.1f}s")
+
+    for ns in NAMESPACES:
+        body = get(kubeconfig, "namespace", ns)
+        labels = body["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        deny = get(kubeconfig, "networkpolicy", "default-deny", "-n", ns)
+        assert deny["spec"]["podSelector"] == {}
+        assert set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        for b in get(kubeconfig, "rolebinding", "-n", ns)["items"]:
+            assert b["roleRef"]["kind"] == "ClusterRole"
+            assert b["roleRef"]["name"] in ("admin", "edit", "view")
+
+    def objects_ready() -> bool:
+        items = get(kubeconfig, "objects.kubernetes.m.crossplane.io", "-n", TEAM)["items"]
+        in_cluster = [
+            o for o in items if o["spec"]["forProvider"]["manifest"]["kind"] != "AppProject"
+        ]
+        return bool(in_cluster) and all(
+            condition(o, "Ready").get("status") == "True" for o in in_cluster
+        )
+
+    took = eventually("every in-cluster Object is Ready", objects_ready)
+    say(f"claim applied -> provider-kubernetes Objects Ready: {time.monotonic() - applied:.1f}s")
+
+    # AWS: the IAM role exists as an object with the right spec and stays unready (no cloud);
+    # the access entries wait for it, and the claim says so.
+    def role_exists() -> Any:
+        return get(kubeconfig, "roles.iam.aws.m.upbound.io", "-n", TEAM)
+
+    eventually("the IAM role object exists", lambda: (role_exists() or {}).get("items"))
+    (role,) = role_exists()["items"]
+    assert role["metadata"]["annotations"]["crossplane.io/external-name"] == "plinth-e2e-edit"
+    assert role["spec"]["providerConfigRef"] == {"kind": "ProviderConfig", "name": "e2e-aws"}
+    trust = json.loads(role["spec"]["forProvider"]["assumeRolePolicy"])
+    assert "AWSReservedSSO_E2eDevelopers_" in json.dumps(trust)
+    assert condition(role, "Ready").get("status") != "True"
+    assert not get(kubeconfig, "accessentries.eks.aws.m.upbound.io", "-n", TEAM)["items"]
+
+    def claim_says_what_it_waits_for() -> bool:
+        claim = get(kubeconfig, "tenantclaim", TEAM, "-n", TEAM)
+        return (
+            condition(claim, "Synced").get("status") == "True"
+            and condition(claim, "Ready").get("status") == "False"
+            and "IAM role plinth-e2e-edit" in condition(claim, "Provisioned").get("message", "")
+        )
+
+    eventually(
+        "the claim is Synced, not Ready, and names the IAM role", claim_says_what_it_waits_for
+    )
+    status = get(kubeconfig, "tenantclaim", TEAM, "-n", TEAM)["status"]
+    assert {n["namespace"] for n in status["namespaces"]} == set(NAMESPACES)
+
+    deleted = time.monotonic()
+    kubectl(kubeconfig, "delete", "tenantclaim", TEAM, "-n", TEAM, "--wait=false")
+
+    def all_gone() -> bool:
+        objects = get(kubeconfig, "objects.kubernetes.m.crossplane.io", "-n", TEAM)["items"]
+        return not objects and not any(get(kubeconfig, "namespace", ns) for ns in NAMESPACES)
+
+    eventually("the tenant's Objects and namespaces are gone", all_gone, timeout=180)
+    say(f"claim deleted -> namespaces and Objects gone: {time.monotonic() - deleted:.1f}s")
+    assert not get(kubeconfig, "roles.iam.aws.m.upbound.io", "-n", TEAM)["items"]
