@@ -539,3 +539,17 @@ def test_docs_field_table_matches_the_model() -> None:
 
     text = (REPO / "docs" / "app.md").read_text()
     assert field_table(AppSpec, "spec") in text, "docs/app.md is stale: regenerate its table"
+
+
+def test_a_tenant_as_the_api_server_returns_it_is_understood() -> None:
+    """A real API server hands over the TenantClaim with what Crossplane added to its spec
+    (`spec.crossplane` in v2, `compositionRef` and friends in legacy)."""
+    claim = load("app.yaml", "v2")
+    required = tenant_for(claim)
+    required[0]["spec"]["crossplane"] = {
+        "compositionRef": {"name": "tenantclaims.platform.plinth.dev"},
+        "resourceRefs": [],
+    }
+    required[0]["spec"]["compositionUpdatePolicy"] = "Automatic"
+    final = phases(claim, extra=required)[-1]
+    assert final.composite["status"]["phase"] == "Ready", final.composite["status"]

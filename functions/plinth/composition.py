@@ -25,6 +25,31 @@ from plinth.naming import DNS_LABEL_MAX, dns_label
 Body = dict[str, Any]
 
 
+# Fields Crossplane itself puts in a composite's spec; they are not part of our APIs.
+CROSSPLANE_SPEC_FIELDS = frozenset(
+    {
+        "crossplane",
+        "claimRef",
+        "compositionRef",
+        "compositionRevisionRef",
+        "compositionRevisionSelector",
+        "compositionSelector",
+        "compositionUpdatePolicy",
+        "compositeDeletePolicy",
+        "environmentConfigRefs",
+        "publishConnectionDetailsTo",
+        "resourceRefs",
+        "writeConnectionSecretToRef",
+    }
+)
+
+
+def user_spec(body: Body) -> Body:
+    """A composite's or claim's spec without what Crossplane adds (`spec.crossplane` in v2):
+    what the user wrote, which is what our models validate. Required claims arrive with it."""
+    return {k: v for k, v in (body.get("spec") or {}).items() if k not in CROSSPLANE_SPEC_FIELDS}
+
+
 class PlatformIncomplete(ValueError):
     """The platform EnvironmentConfig lacks a fact this claim needs; the message names it."""
 

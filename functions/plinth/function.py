@@ -34,6 +34,7 @@ from plinth.composition import (
     PlatformIncomplete,
     Required,
     Requirement,
+    user_spec,
 )
 from plinth.flavor import FLAVORS, Flavor
 from plinth.readiness import READY_WHEN_OBSERVED_KINDS
@@ -43,24 +44,6 @@ log = logging.getLogger("plinth")
 
 PLATFORM_REQUIREMENT = "platform"
 CONDITION_TYPE = "Provisioned"
-
-# Fields Crossplane itself puts in a composite's spec; they are not part of our APIs.
-CROSSPLANE_SPEC_FIELDS = frozenset(
-    {
-        "crossplane",
-        "claimRef",
-        "compositionRef",
-        "compositionRevisionRef",
-        "compositionRevisionSelector",
-        "compositionSelector",
-        "compositionUpdatePolicy",
-        "compositeDeletePolicy",
-        "environmentConfigRefs",
-        "publishConnectionDetailsTo",
-        "resourceRefs",
-        "writeConnectionSecretToRef",
-    }
-)
 
 
 class Fatal(Exception):
@@ -100,7 +83,7 @@ def claim_identity(xr: Body, flavor: Flavor) -> tuple[str, str]:
 
 
 def parse_spec(api: ClaimApi, xr: Body) -> ApiModel:
-    raw = {k: v for k, v in (xr.get("spec") or {}).items() if k not in CROSSPLANE_SPEC_FIELDS}
+    raw = user_spec(xr)
     try:
         return api.spec_model.model_validate(raw)
     except pydantic.ValidationError as e:

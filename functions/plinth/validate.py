@@ -23,9 +23,10 @@ import pydantic
 from plinth.api.catalog import CLAIMS, find_claim_api
 from plinth.api.platform import PlatformConfig
 from plinth.cel import CelUnsupported, apply_defaults, evaluate, walk_rules
+from plinth.composition import CROSSPLANE_SPEC_FIELDS
 from plinth.crds import CrdStore, CrdVersion
 from plinth.flavor import Flavor
-from plinth.function import CROSSPLANE_SPEC_FIELDS, format_errors
+from plinth.function import format_errors
 from plinth.manifests import xrd
 from plinth.schema import VALUE_CONSTRAINTS
 from plinth.yamlio import Document

@@ -167,6 +167,8 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
     status = get(kubeconfig, "tenantclaim", TEAM, "-n", TEAM)["status"]
     assert {n["namespace"] for n in status["namespaces"]} == set(NAMESPACES)
 
+    _an_app_finds_its_tenant_through_real_crossplane(kubeconfig)
+
     deleted = time.monotonic()
     kubectl(kubeconfig, "delete", "tenantclaim", TEAM, "-n", TEAM, "--wait=false")
 
@@ -177,3 +179,54 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
     eventually("the tenant's Objects and namespaces are gone", all_gone, timeout=180)
     say(f"claim deleted -> namespaces and Objects gone: {time.monotonic() - deleted:.1f}s")
     assert not get(kubeconfig, "roles.iam.aws.m.upbound.io", "-n", TEAM)["items"]
+
+
+APP = {
+    "apiVersion": "platform.plinth.dev/v1alpha1",
+    "kind": "AppClaim",
+    "metadata": {"name": "api", "namespace": TEAM},
+    "spec": {
+        "tenant": TEAM,
+        "environments": [{"name": "dev", "namespace": "e2e-api"}],
+        "buckets": [{"name": "assets"}],
+        "queues": [{"name": "jobs"}],
+    },
+}
+
+
+def _an_app_finds_its_tenant_through_real_crossplane(kubeconfig: Path) -> None:
+    """Crossplane resolves the app's required TenantClaim (same namespace) and calls again: the
+    app composes its repository and AWS resources in the tenant's account, and waits for the
+    tenant to be Ready before putting anything into its namespaces."""
+    kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(APP))
+
+    def composed() -> Any:
+        repos = get(kubeconfig, "repositories.repo.github.m.upbound.io", "-n", TEAM)["items"]
+        buckets = get(kubeconfig, "buckets.s3.aws.m.upbound.io", "-n", TEAM)["items"]
+        queues = get(kubeconfig, "queues.sqs.aws.m.upbound.io", "-n", TEAM)["items"]
+        return repos and buckets and len(queues) == 2 and (repos, buckets)
+
+    took = eventually("the app's repository, bucket and queues exist", composed)
+    say(f"app applied -> repository, bucket and queues created: {took:.1f}s")
+    (repo,) = get(kubeconfig, "repositories.repo.github.m.upbound.io", "-n", TEAM)["items"]
+    assert repo["spec"]["forProvider"]["name"] == "e2e-api"
+    (bucket,) = get(kubeconfig, "buckets.s3.aws.m.upbound.io", "-n", TEAM)["items"]
+    assert bucket["metadata"]["annotations"]["crossplane.io/external-name"].endswith(
+        "-123456789012"
+    )
+    assert bucket["spec"]["providerConfigRef"] == {"kind": "ProviderConfig", "name": "e2e-aws"}
+
+    def waits_for_the_tenant() -> bool:
+        claim = get(kubeconfig, "appclaim", "api", "-n", TEAM)
+        return "TenantClaim 'e2e' in namespace 'e2e' to become Ready" in (
+            (claim or {}).get("status", {}).get("message", "")
+        )
+
+    eventually("the app says it waits for its tenant", waits_for_the_tenant)
+    objects = get(kubeconfig, "objects.kubernetes.m.crossplane.io", "-n", TEAM)["items"]
+    assert not [o for o in objects if o["metadata"]["labels"].get("plinth.dev/app") == "api"]
+    kubectl(kubeconfig, "delete", "appclaim", "api", "-n", TEAM)
+    eventually(
+        "the app's resources are gone",
+        lambda: not get(kubeconfig, "buckets.s3.aws.m.upbound.io", "-n", TEAM)["items"],
+    )

@@ -48,7 +48,23 @@ PROVIDER_WEBHOOK_PORT = 9443
 CRD_SETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("crossplane", ("",)),
     ("provider-kubernetes", ("",)),
-    ("provider-upjet-aws", ("aws.m.upbound.io_", "iam.aws.m.", "eks.aws.m.")),
+    (
+        "provider-upjet-aws",
+        (
+            "aws.m.upbound.io_",
+            "iam.aws.m.",
+            "eks.aws.m.",
+            "ecr.aws.m.",
+            "sqs.aws.m.",
+            # The five bucket kinds an app composes, not all of S3's.
+            "s3.aws.m.upbound.io_buckets.",
+            "s3.aws.m.upbound.io_bucketversionings.",
+            "s3.aws.m.upbound.io_bucketserversideencryptionconfigurations.",
+            "s3.aws.m.upbound.io_bucketpublicaccessblocks.",
+            "s3.aws.m.upbound.io_bucketownershipcontrols.",
+        ),
+    ),
+    ("provider-upjet-github", ("github.m.upbound.io_", "repo.github.m.", "actions.github.m.")),
     ("argo-cd", ("",)),
     ("cert-manager", ("",)),
 )

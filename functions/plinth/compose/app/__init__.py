@@ -32,7 +32,7 @@ from plinth.compose.app import (
     repository,
 )
 from plinth.compose.app.context import Account, Context, Network, placements_for
-from plinth.composition import Claim, Composition, Observed, Required, Requirement
+from plinth.composition import Claim, Composition, Observed, Required, Requirement, user_spec
 
 TENANT_REQUIREMENT = "tenant"
 ACCOUNT_REQUIREMENT = "account"
@@ -90,7 +90,7 @@ def _resolve_tenant(ctx: Context, required: Required) -> None:
         )
         return
     try:
-        ctx.tenant = TenantSpec.model_validate(body.get("spec") or {})
+        ctx.tenant = TenantSpec.model_validate(user_spec(body))
     except ValueError:
         ctx.tenant_wait = f"waiting for {where}: its spec is not valid"
         return
