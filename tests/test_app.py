@@ -551,5 +551,6 @@ def test_a_tenant_as_the_api_server_returns_it_is_understood() -> None:
         "resourceRefs": [],
     }
     required[0]["spec"]["compositionUpdatePolicy"] = "Automatic"
+    required[0]["spec"]["resourceRef"] = {"kind": "XTenant", "name": "payments-x1y2z"}
     final = phases(claim, extra=required)[-1]
     assert final.composite["status"]["phase"] == "Ready", final.composite["status"]

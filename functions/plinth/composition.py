@@ -38,6 +38,7 @@ CROSSPLANE_SPEC_FIELDS = frozenset(
         "compositeDeletePolicy",
         "environmentConfigRefs",
         "publishConnectionDetailsTo",
+        "resourceRef",
         "resourceRefs",
         "writeConnectionSecretToRef",
     }
