@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from plinth.devcluster.cluster import kubectl
 
 pytestmark = pytest.mark.e2e
 
@@ -52,19 +53,6 @@ def kubeconfig() -> Iterator[Path]:
         yield Path(info.kubeconfig)
     finally:
         cluster.down(progress=say)
-
-
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
-    r = subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and r.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)}: {r.stderr}")
-    return r.stdout
 
 
 def get(kubeconfig: Path, *args: str) -> Any:
