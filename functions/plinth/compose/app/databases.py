@@ -24,6 +24,7 @@ INSTANCE_CLASS = {
 DEFAULT_VERSION = {DatabaseEngine.POSTGRES: "17", DatabaseEngine.MYSQL: "8.4"}
 PORT = {DatabaseEngine.POSTGRES: 5432, DatabaseEngine.MYSQL: 3306}
 MASTER_USER = "app_admin"
+MAX_STORAGE_GB = 16384
 
 
 def crn(env: Environment, db: Database) -> str:
@@ -66,7 +67,6 @@ def _one(ctx: Context, env: Environment, db: Database) -> None:
         "engineVersion": db.version or DEFAULT_VERSION[db.engine],
         "instanceClass": INSTANCE_CLASS[db.size],
         "allocatedStorage": db.storage_gb,
-        "maxAllocatedStorage": min(db.storage_gb * 4, 16384),
         "storageType": "gp3",
         "storageEncrypted": True,
         "dbName": db.name.replace("-", "_"),
@@ -85,6 +85,9 @@ def _one(ctx: Context, env: Environment, db: Database) -> None:
         "applyImmediately": not prod,
         "tags": ctx.tags(env),
     }
+    if db.storage_gb < MAX_STORAGE_GB:
+        # Storage autoscaling up to 4x; AWS wants the ceiling above what is allocated.
+        for_provider["maxAllocatedStorage"] = min(db.storage_gb * 4, MAX_STORAGE_GB)
     if prod:
         for_provider["finalSnapshotIdentifier"] = f"{identifier}-final"
     ctx.add(
