@@ -141,6 +141,7 @@ def test_full_example_composes_everything_the_claim_asks_for() -> None:
     assert kinds["BranchProtection"] == 1
     assert kinds["ActionsVariable"] == 5
     assert kinds["LifecyclePolicy"] == 1
+    assert kinds["RepositoryPolicy"] == 1  # the prod and dev clusters' accounts may pull
     assert kinds["Instance"] == envs
     assert kinds["Bucket"] == envs
     assert kinds["Queue"] == 2 * envs  # and their dead-letter queues
@@ -155,6 +156,12 @@ def test_full_example_composes_everything_the_claim_asks_for() -> None:
     assert kinds["Usage"] == 2  # the prod database and the prod bucket
     apps = manifests(final, "Application")
     assert sum("prod" in a["metadata"]["name"] for a in apps) == prod_clusters
+    (pull,) = of_kind(final, "RepositoryPolicy")
+    (statement,) = json.loads(pull["spec"]["forProvider"]["policy"])["Statement"]
+    assert statement["Principal"]["AWS"] == [
+        "arn:aws:iam::222222222222:root",  # the dev cluster's account
+        "arn:aws:iam::444444444444:root",  # both prod clusters' account
+    ]
 
 
 # --- IAM ----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from plinth.compose.app.context import Context, policy
 
 ECR_REPOSITORY = "ecr-repository"
 ECR_LIFECYCLE = "ecr-lifecycle-policy"
+ECR_POLICY = "ecr-repository-policy"
 CI_ROLE = "ci-role"
 # Untagged layers go after a day; the newest 100 tagged images stay for rollbacks.
 KEEP_IMAGES = 100
@@ -102,6 +103,7 @@ def build(ctx: Context) -> None:
             },
         ),
     )
+    _pull_policy(ctx)
     gh = ctx.claim.platform.github
     assert gh is not None
     subject = f"repo:{gh.owner}/{ctx.repo_name}"
@@ -161,6 +163,46 @@ def build(ctx: Context) -> None:
                 "maxSessionDuration": 3600,
                 "inlinePolicy": [{"name": "push-image", "policy": permissions}],
                 "tags": tags,
+            },
+        ),
+    )
+
+
+def _pull_policy(ctx: Context) -> None:
+    """The clusters' nodes live in the platform's accounts: let exactly those accounts pull."""
+    account = ctx.account
+    assert account is not None
+    pullers = sorted(
+        {p.cluster.account_id for p in ctx.placements if p.cluster.account_id != account.id}
+    )
+    if not pullers:
+        return  # the clusters share the account: IAM alone lets their nodes pull
+    ctx.add(
+        ECR_POLICY,
+        aws.resource(
+            ctx.claim,
+            "ecr",
+            "RepositoryPolicy",
+            name=ctx.name(ECR_POLICY),
+            labels=ctx.labels(),
+            region=account.region,
+            provider_config=account.provider_config,
+            for_provider={
+                "repositoryRef": {"name": ctx.name(ECR_REPOSITORY)},
+                "policy": policy(
+                    {
+                        "Sid": "ClusterNodesPull",
+                        "Effect": "Allow",
+                        "Principal": {
+                            "AWS": [f"arn:{ctx.partition}:iam::{a}:root" for a in pullers]
+                        },
+                        "Action": [
+                            "ecr:BatchCheckLayerAvailability",
+                            "ecr:BatchGetImage",
+                            "ecr:GetDownloadUrlForLayer",
+                        ],
+                    }
+                ),
             },
         ),
     )
