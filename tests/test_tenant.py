@@ -666,3 +666,22 @@ def test_a_cluster_without_endpoint_gets_no_commands_and_a_warning() -> None:
     warnings = [x.message for x in r.results if "endpoint" in x.message]
     assert warnings
     assert "eks-prod-usw2" in warnings[0]
+
+
+def test_a_dev_account_serving_prod_too_gets_a_warning() -> None:
+    from plinth.render import render
+
+    claim = copy.deepcopy(load("tenant.yaml", "v2"))
+    claim["spec"]["environments"].append({"name": "prod"})
+    account = account_for(claim)
+    account[0]["spec"]["environment"] = "dev"
+    r = render(to_composite(claim), observed=[], extra_resources=platform_docs() + account)
+    warnings = [x.message for x in r.results if "should not share an account" in x.message]
+    assert warnings, [x.message for x in r.results]
+    assert "runs prod" in warnings[0]
+    only_dev = render(
+        to_composite(load("tenant.yaml", "v2")),
+        observed=[],
+        extra_resources=platform_docs() + account_for(load("tenant.yaml", "v2")),
+    )
+    assert not [x for x in only_dev.results if "share an account" in x.message]

@@ -72,6 +72,23 @@ def _account(claim: Claim, spec: TenantSpec, required: Required) -> Account | st
     return Account(str(account_id), ProviderConfigRef(str(pc), kind="ProviderConfig"))
 
 
+def _shared_account_warning(claim: Claim, spec: TenantSpec, required: Required) -> str | None:
+    """Dev and prod never share an account: say so when a tenant's environments outgrow the
+    environment its AccountClaim was vended for."""
+    found = required.get(ACCOUNT_REQUIREMENT) or []
+    if spec.account.claim_name is None or not found:
+        return None
+    vended_for = ((found[0].get("spec") or {}).get("environment")) or ""
+    others = sorted(e.name.value for e in spec.environments if e.name.value != vended_for)
+    if not vended_for or not others:
+        return None
+    return (
+        f"AccountClaim {spec.account.claim_name!r} is a {vended_for} account, but this tenant "
+        f"also runs {', '.join(others)} in it: dev and prod should not share an account "
+        "(a TenantClaim has one account today; see docs/tenant.md)"
+    )
+
+
 def _placements(claim: Claim, spec: TenantSpec, out: Composition) -> list[Placement]:
     platform = claim.platform
     placements = []
@@ -112,6 +129,8 @@ def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required
         account_wait=account if isinstance(account, str) else None,
         levels=_levels(spec),
     )
+    if shared := _shared_account_warning(claim, spec, required):
+        out.warnings.append(shared)
     reserved = set(claim.platform.reserved_namespaces)
     for p in ctx.placements:
         for ns in p.namespaces:
