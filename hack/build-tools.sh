@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the pinned Go binaries Plinth's tests and local control plane use
 # (Crossplane CLI and core, kube-apiserver, kube-controller-manager,
-# provider-kubernetes, helm, etcd) from the Go module proxy.
+# provider-kubernetes, helm, etcd, actionlint) from the Go module proxy.
 #
 # `go install module@version` is refused by the proxy for github.com/crossplane
 # modules (their version list is not served), so each binary is built from a
@@ -31,10 +31,11 @@ KUBERNETES_STAGING_VERSION="v0.34.4"   # k8s.io/{api,apimachinery,...} staging m
 PROVIDER_KUBERNETES_VERSION="v1.2.1"   # github.com/crossplane-contrib/provider-kubernetes
 HELM_VERSION="v3.22.0"                 # helm.sh/helm/v3
 ETCD_VERSION="v3.7.3"                  # go.etcd.io/etcd/server/v3 (the local control plane's store)
+ACTIONLINT_VERSION="v1.7.7"            # github.com/rhysd/actionlint (lints the service template's workflow)
 MIN_GO_VERSION="1.26.0"                # highest `go` directive among the modules above
 # ---------------------------------------------------------------------------
 
-TARGETS=(crossplane crossplane-core kube-apiserver kube-controller-manager provider-kubernetes helm etcd)
+TARGETS=(crossplane crossplane-core kube-apiserver kube-controller-manager provider-kubernetes helm etcd actionlint)
 
 CACHE_DIR="${PLINTH_CACHE_DIR:-$HOME/.cache/plinth}"
 BIN_DIR="$CACHE_DIR/bin"
@@ -102,6 +103,14 @@ target_spec() {
       T_REQUIRES=("$T_MODULE $T_VERSION")
       # The module root is etcd's main package (a thin wrapper of etcdmain).
       T_PKG="$T_MODULE"
+      ;;
+    actionlint)
+      T_VERSION="$ACTIONLINT_VERSION"
+      T_MODULE="github.com/rhysd/actionlint"
+      T_REQUIRES=("$T_MODULE $T_VERSION")
+      T_PKG="$T_MODULE/cmd/actionlint"
+      # As upstream's release build (.goreleaser.yaml); without it `-version` says "unknown".
+      T_LDFLAGS+=" -X $T_MODULE.version=$T_VERSION"
       ;;
     *)
       die "unknown target '$1' (targets: ${TARGETS[*]} all)"
