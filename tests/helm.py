@@ -2,7 +2,8 @@
 Pod Security Standards checks its output must pass.
 
 Other tests import this module: the AppClaim composer's tests compare the Argo CD Application's
-`valuesObject` with `VALUES_KEYS` and render it with `render_chart`.
+`valuesObject` with `VALUES_KEYS` (via `values_keys`), render it with `render_chart`, and may
+compare the repository variables they set with `WORKFLOW_VARIABLES`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,17 @@ VALUES_KEYS: frozenset[str] = frozenset(
 # Written by CI to chart/values-image.yaml on the deploy branch, never by Plinth.
 CI_VALUES_KEYS: frozenset[str] = frozenset({"image.tag"})
 OPAQUE_VALUES = frozenset({"resources"})
+# The GitHub Actions variables Plinth sets on the repository: exactly what the template's
+# workflow (.github/workflows/build.yaml) reads.
+WORKFLOW_VARIABLES: frozenset[str] = frozenset(
+    {
+        "PLINTH_CI_ROLE_ARN",
+        "PLINTH_AWS_REGION",
+        "PLINTH_IMAGE_REPOSITORY",
+        "PLINTH_ENVIRONMENTS",
+        "PLINTH_APP",
+    }
+)
 
 
 def values_keys(values: dict[str, Any], prefix: str = "") -> set[str]:
@@ -66,18 +78,23 @@ def values_keys(values: dict[str, Any], prefix: str = "") -> set[str]:
 
 
 @functools.cache
-def helm_binary() -> str:
-    """The pinned helm: hack/build-tools.sh builds it once (about a minute) and caches it outside
-    the repository. A failed build raises with the script's output: tests never skip Helm."""
+def tool_binary(target: str) -> str:
+    """A pinned tool from hack/build-tools.sh, which builds it once from the Go module proxy
+    (helm: about a minute) and caches it outside the repository. A failed build raises with the
+    script's output: tests never skip the real tool."""
     r = subprocess.run(
-        [str(REPO / "hack" / "build-tools.sh"), "--print-path", "helm"],
+        [str(REPO / "hack" / "build-tools.sh"), "--print-path", target],
         capture_output=True,
         text=True,
         check=False,
     )
     if r.returncode != 0:
-        raise RuntimeError(f"building helm failed (hack/build-tools.sh):\n{r.stderr[-4000:]}")
+        raise RuntimeError(f"building {target} failed (hack/build-tools.sh):\n{r.stderr[-4000:]}")
     return r.stdout.strip()
+
+
+def helm_binary() -> str:
+    return tool_binary("helm")
 
 
 def render_chart(
@@ -125,7 +142,14 @@ _RESTRICTED_VOLUME_SOURCES = {
     "projected", "secret",
 }  # fmt: skip
 _APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
-_WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"}
+_WORKLOADS = {
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+}
 
 
 def pod_templates(manifest: dict[str, Any]) -> tuple[Meta, Spec] | None:
