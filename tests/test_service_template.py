@@ -86,14 +86,15 @@ BARE = _merged(
         "replicaCount": 1,
         "port": 9000,
         "healthPath": "/livez",
-        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}},
         "serviceAccountName": "bare-sa",
         "configMapName": "bare-settings",
         "secretName": "",
         "ingress": {"enabled": False, "host": "", "tlsSecretName": ""},
         "autoscaling": {"enabled": False, "minReplicas": 1, "maxReplicas": 1},
     },
-)
+) | {  # resources are passed through whole: no CPU limit here
+    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}}
+}
 FULL = _merged(
     EXAMPLE,
     {
@@ -536,15 +537,16 @@ def test_dockerfile_runs_as_the_charts_user_in_two_stages() -> None:
 
 
 def _workflow() -> dict[str, Any]:
-    workflow: dict[str, Any] = yaml.safe_load(WORKFLOW.read_text())
     # YAML 1.1 (PyYAML) reads the key `on` as True.
+    workflow: dict[Any, Any] = yaml.safe_load(WORKFLOW.read_text())
     workflow["on"] = workflow.pop(True)
     return workflow
 
 
 def _step(job: dict[str, Any], name: str) -> dict[str, Any]:
     (step,) = [s for s in job["steps"] if s.get("name") == name]
-    return step
+    found: dict[str, Any] = step
+    return found
 
 
 def test_workflow_builds_on_pull_requests_and_releases_from_main() -> None:
