@@ -561,3 +561,35 @@ def test_a_tenant_as_the_api_server_returns_it_is_understood() -> None:
     required[0]["spec"]["resourceRef"] = {"kind": "XTenant", "name": "payments-x1y2z"}
     final = phases(claim, extra=required)[-1]
     assert final.composite["status"]["phase"] == "Ready", final.composite["status"]
+
+
+@pytest.mark.parametrize(("flavor", "name"), CASES, ids=IDS)
+def test_the_chart_runs_what_each_example_application_passes(
+    validator: Validator, flavor: str, name: str
+) -> None:
+    """The real Helm renders the service template with each Application's valuesObject: valid
+    for Kubernetes, admitted under the tenant's Pod Security level, and the values are used."""
+    from helm import WORKFLOW_VARIABLES, pod_security_violations, render_chart
+
+    claim = load(name, flavor)
+    final = phases(claim)[-1].resources
+    tenant = tenant_for(claim)[0]
+    level = tenant["spec"].get("podSecurity", "restricted")
+    apps = manifests(final, "Application")
+    assert apps
+    for app in apps:
+        values = app["spec"]["source"]["helm"]["valuesObject"]
+        namespace = app["spec"]["destination"]["namespace"]
+        docs = render_chart(values, release=values["app"], namespace=namespace)
+        where = app["metadata"]["name"]
+        assert_valid(validator, docs, where)
+        assert_unique_names(docs)
+        assert pod_security_violations(docs, level) == [], where
+        (deploy,) = [d for d in docs if d["kind"] == "Deployment"]
+        pod = deploy["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == values["serviceAccountName"]
+        assert pod["containers"][0]["image"].startswith(values["image"]["repository"] + ":")
+    variables = {
+        v["spec"]["forProvider"]["variableName"] for v in of_kind(final, "ActionsVariable")
+    }
+    assert variables == set(WORKFLOW_VARIABLES)
