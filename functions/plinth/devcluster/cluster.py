@@ -488,7 +488,10 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
             timings=timings,
         )
         (state / "cluster.json").write_text(json.dumps(asdict(info), indent=2))
-        progress(f"[plinth dev] up in {timings['total']}s; export KUBECONFIG={kubeconfig}")
+        progress(
+            f"[plinth dev] up in {timings['total']}s; export KUBECONFIG={kubeconfig}"
+            f" KUBECACHEDIR={kubeconfig.parent / 'kube-cache'}"
+        )
         return info
     except BaseException:
         # Keep a failed cluster for a look at its logs when asked to; otherwise leave nothing.
