@@ -225,12 +225,12 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
     state = state_dir()
     if state.exists() and any(state.glob("*.pid")):
         raise RuntimeError(f"a dev cluster is already running ({state}); run `plinth dev down`")
-    shutil.rmtree(state, ignore_errors=True)
-    state.mkdir(parents=True)
     if processes.port_in_use(PROVIDER_WEBHOOK_PORT):
         raise RuntimeError(
             f"port {PROVIDER_WEBHOOK_PORT} is in use: provider-kubernetes binds its webhook there"
         )
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
     timings: dict[str, float] = {}
     t0 = time.monotonic()
 
