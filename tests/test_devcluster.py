@@ -43,3 +43,29 @@ def test_stop_all_stops_what_was_started_and_leaves_no_pid_files(tmp_path: Path)
 def test_make_e2e_is_documented() -> None:
     assert "make e2e" in (REPO / "README.md").read_text()
     assert "make e2e" in (REPO / "docs" / "development.md").read_text()
+
+
+def test_the_usage_webhook_reaches_core_on_loopback_with_our_ca() -> None:
+    hook = cluster.usage_webhook(40123, b"PEM")
+    (webhook,) = hook["webhooks"]
+    # Names and rules as Crossplane's cluster/webhookconfigurations/usage.yaml (v2.3.4), whose
+    # handler core registers at /validate-no-usages.
+    assert hook["metadata"]["name"] == "crossplane-no-usages"
+    assert webhook["name"] == "nousages.protection.crossplane.io"
+    assert webhook["clientConfig"] == {
+        "url": "https://127.0.0.1:40123/validate-no-usages",
+        "caBundle": "UEVN",
+    }
+    assert webhook["objectSelector"] == {"matchLabels": {"crossplane.io/in-use": "true"}}
+    assert webhook["rules"][0]["operations"] == ["DELETE"]
+    assert webhook["failurePolicy"] == "Fail"
+
+
+def test_kubectl_keeps_its_discovery_cache_beside_the_kubeconfig(tmp_path: Path) -> None:
+    # No server: kubectl fails, but only after choosing its cache directory.
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    r = cluster.kubectl_run(kubeconfig, "config", "view", "-o", "jsonpath={.kind}")
+    assert r.returncode == 0, r.stderr
+    assert "--cache-dir" in r.args
+    assert str(tmp_path / "kube-cache") in r.args

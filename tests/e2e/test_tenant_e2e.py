@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from plinth.devcluster.cluster import kubectl
+from plinth.devcluster.cluster import kubectl, kubectl_run
 
 pytestmark = pytest.mark.e2e
 
@@ -56,8 +56,17 @@ def kubeconfig() -> Iterator[Path]:
 
 
 def get(kubeconfig: Path, *args: str) -> Any:
-    out = kubectl(kubeconfig, "get", *args, "-o", "json", check=False)
-    return json.loads(out) if out.strip() else None
+    """The object (None when NotFound) or list; any other kubectl failure is retried, then raised:
+    taking a transient error for "absent" once turned a slow API server into a confusing
+    TypeError, and could pass a "gone" check that never looked."""
+    for attempt in range(5):
+        r = kubectl_run(kubeconfig, "get", *args, "-o", "json")
+        if r.returncode == 0:
+            return json.loads(r.stdout)
+        if "NotFound" in r.stderr:
+            return None
+        time.sleep(1 + attempt)
+    raise AssertionError(f"kubectl get {' '.join(args)}: {r.stderr.strip()}")
 
 
 def eventually(what: str, check: Callable[[], Any], timeout: float = 120) -> float:
@@ -101,8 +110,16 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
                 return False
         return True
 
-    took = eventually("NetworkPolicies, RoleBindings and quotas exist", isolated_and_bound)
+    # The tenant composes in phases (namespaces, then default-deny, then the rest), and each
+    # phase waits for the previous one's readiness: when Crossplane's XR circuit breaker has
+    # opened on the first burst of watch events, up to a poll interval (1 min) per phase.
+    took = eventually(
+        "NetworkPolicies, RoleBindings and quotas exist", isolated_and_bound, timeout=300
+    )
     say(f"claim applied -> isolation, RBAC and quotas in place: {time.monotonic() - applied:.1f}s")
+    responsive = condition(get(kubeconfig, "tenantclaim", TEAM, "-n", TEAM), "Responsive")
+    if responsive.get("status") == "False":
+        say(f"Crossplane: {responsive.get('reason')}: {responsive.get('message')}")
 
     for ns in NAMESPACES:
         body = get(kubeconfig, "namespace", ns)
@@ -124,7 +141,7 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
             condition(o, "Ready").get("status") == "True" for o in in_cluster
         )
 
-    took = eventually("every in-cluster Object is Ready", objects_ready)
+    took = eventually("every in-cluster Object is Ready", objects_ready, timeout=180)
     say(f"claim applied -> provider-kubernetes Objects Ready: {time.monotonic() - applied:.1f}s")
 
     # AWS: the IAM role exists as an object with the right spec and stays unready (no cloud);
@@ -150,7 +167,9 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
         )
 
     eventually(
-        "the claim is Synced, not Ready, and names the IAM role", claim_says_what_it_waits_for
+        "the claim is Synced, not Ready, and names the IAM role",
+        claim_says_what_it_waits_for,
+        timeout=180,
     )
     status = get(kubeconfig, "tenantclaim", TEAM, "-n", TEAM)["status"]
     assert {n["namespace"] for n in status["namespaces"]} == set(NAMESPACES)
@@ -217,4 +236,85 @@ def _an_app_finds_its_tenant_through_real_crossplane(kubeconfig: Path) -> None:
     eventually(
         "the app's resources are gone",
         lambda: not get(kubeconfig, "buckets.s3.aws.m.upbound.io", "-n", TEAM)["items"],
+    )
+
+
+PROD_TEAM = "e2p"
+PROD_TENANT = {
+    **CLAIM,
+    "metadata": {"name": PROD_TEAM, "namespace": PROD_TEAM},
+    "spec": {
+        **CLAIM["spec"],
+        "team": PROD_TEAM,
+        "environments": [{"name": "prod", "namespaces": ["api"]}],
+    },
+}
+PROD_APP = {
+    **APP,
+    "metadata": {"name": "api", "namespace": PROD_TEAM},
+    "spec": {
+        "tenant": PROD_TEAM,
+        "environments": [{"name": "prod", "namespace": "e2p-api"}],
+        "buckets": [{"name": "assets"}],
+    },
+}
+
+
+def test_a_prod_bucket_cannot_be_deleted_while_its_app_exists(kubeconfig: Path) -> None:
+    """The app's prod Usage, enforced by Crossplane's real webhook: deleting the bucket is refused
+    while the workload role exists; deleting the app removes both. (Both prod clusters of the
+    platform reach the one local API server, so this tenant's in-cluster objects are not
+    checked here: the tenant test covers them.)"""
+    kubectl(kubeconfig, "create", "namespace", PROD_TEAM, check=False)
+    kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all([PROD_TENANT, PROD_APP]))
+
+    def usage_ready() -> Any:
+        usages = get(kubeconfig, "usages.protection.crossplane.io", "-n", PROD_TEAM)["items"]
+        return [u for u in usages if condition(u, "Ready").get("status") == "True"]
+
+    took = eventually("the prod bucket's Usage is Ready", usage_ready)
+    say(f"app applied -> prod Usage Ready: {took:.1f}s")
+    (usage,) = usage_ready()
+    assert usage["spec"]["of"]["kind"] == "Bucket"
+    assert usage["spec"]["by"]["kind"] == "Role"
+    bucket_name = usage["spec"]["of"]["resourceRef"]["name"]
+    bucket = get(kubeconfig, "buckets.s3.aws.m.upbound.io", bucket_name, "-n", PROD_TEAM)
+    assert bucket["metadata"]["labels"]["crossplane.io/in-use"] == "true"
+    assert get(
+        kubeconfig,
+        "roles.iam.aws.m.upbound.io",
+        usage["spec"]["by"]["resourceRef"]["name"],
+        "-n",
+        PROD_TEAM,
+    )
+
+    refused = kubectl_run(
+        kubeconfig,
+        "delete",
+        "buckets.s3.aws.m.upbound.io",
+        bucket_name,
+        "-n",
+        PROD_TEAM,
+        "--dry-run=server",
+    )
+    assert refused.returncode != 0
+    assert 'admission webhook "nousages.protection.crossplane.io" denied' in refused.stderr
+    assert usage["metadata"]["name"] in refused.stderr
+
+    kubectl(kubeconfig, "delete", "appclaim", "api", "-n", PROD_TEAM, "--wait=false")
+
+    def app_gone() -> bool:
+        return (
+            not get(kubeconfig, "usages.protection.crossplane.io", "-n", PROD_TEAM)["items"]
+            and not get(kubeconfig, "buckets.s3.aws.m.upbound.io", "-n", PROD_TEAM)["items"]
+        )
+
+    took = eventually("the app's Usage and bucket are gone", app_gone)
+    say(f"app deleted -> Usage and prod bucket gone: {took:.1f}s")
+
+    kubectl(kubeconfig, "delete", "tenantclaim", PROD_TEAM, "-n", PROD_TEAM, "--wait=false")
+    eventually(
+        "the prod tenant's resources are gone",
+        lambda: not get(kubeconfig, "managed", "-n", PROD_TEAM)["items"],
+        timeout=180,
     )

@@ -19,6 +19,7 @@ import gzip
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -107,14 +108,29 @@ def binary(target: str) -> str:
     return r.stdout.strip()
 
 
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
-    r = subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
+def kubectl_run(
+    kubeconfig: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    # kubectl caches discovery per server under ~/.kube/cache; every dev cluster has a new port,
+    # so keep the cache beside the kubeconfig, where `down` removes it with the rest.
+    return subprocess.run(
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--cache-dir",
+            str(kubeconfig.parent / "kube-cache"),
+            *args,
+        ],
         input=stdin,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
+    r = kubectl_run(kubeconfig, *args, stdin=stdin)
     if check and r.returncode != 0:
         raise RuntimeError(f"kubectl {' '.join(args)}: {r.stderr.strip()}")
     return r.stdout
@@ -209,12 +225,12 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
     state = state_dir()
     if state.exists() and any(state.glob("*.pid")):
         raise RuntimeError(f"a dev cluster is already running ({state}); run `plinth dev down`")
-    shutil.rmtree(state, ignore_errors=True)
-    state.mkdir(parents=True)
     if processes.port_in_use(PROVIDER_WEBHOOK_PORT):
         raise RuntimeError(
             f"port {PROVIDER_WEBHOOK_PORT} is in use: provider-kubernetes binds its webhook there"
         )
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
     timings: dict[str, float] = {}
     t0 = time.monotonic()
 
@@ -362,9 +378,11 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
         began = time.monotonic()
         crds_dir = default_crds_dir()
         apply(kubeconfig, _crds(crds_dir))
+        stage("crds applied", began)
+        began = time.monotonic()
         kubectl(kubeconfig, "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s")
         kubectl(kubeconfig, "create", "namespace", CROSSPLANE_NAMESPACE)
-        stage("crds", began)
+        stage("crds established", began)
 
         began = time.monotonic()
         function_port = processes.free_port()
@@ -395,6 +413,7 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
         cache = state / "xpkg"
         package = _function_package(cache)
         core_env = {"KUBECONFIG": str(kubeconfig), "POD_NAMESPACE": CROSSPLANE_NAMESPACE}
+        core_health, webhook_port = processes.free_port(), processes.free_port()
         pid = processes.start(
             state,
             "crossplane",
@@ -405,16 +424,25 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
                 "--package-runtime=External",
                 f"--xpkg-cache-dir={cache}",
                 f"--tls-client-certs-dir={core_client}",
+                # Also the webhook server's certificate: Usages are enforced by its
+                # /validate-no-usages, which _bootstrap registers with the API server.
                 f"--tls-server-certs-dir={core_server}",
                 f"--metrics-port={processes.free_port()}",
-                f"--health-probe-port={processes.free_port()}",
-                f"--webhook-port={processes.free_port()}",
+                f"--health-probe-port={core_health}",
+                f"--webhook-port={webhook_port}",
+                # For experiments with core's flags (e.g. its circuit breaker), not for tests.
+                *shlex.split(os.environ.get("PLINTH_DEV_CROSSPLANE_ARGS", "")),
             ],
             env=core_env,
         )
-        time.sleep(1)
-        if not processes.alive(pid):
-            raise RuntimeError("crossplane exited:\n" + processes.tail(state / "crossplane.log"))
+        # readyz includes the webhook server's start, so the Usage webhook answers from here on.
+        processes.wait_for(
+            "crossplane",
+            lambda: _http_ok(f"http://127.0.0.1:{core_health}/readyz"),
+            timeout=60,
+            pid=pid,
+            log=state / "crossplane.log",
+        )
         stage("crossplane", began)
 
         began = time.monotonic()
@@ -440,7 +468,14 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
         began = time.monotonic()
         platform_path = platform_file or REPO / "examples" / "platform.yaml"
         _bootstrap(
-            kubeconfig, package, function_port, pki, platform_path, core_client, function_dir
+            kubeconfig,
+            package,
+            function_port,
+            pki,
+            platform_path,
+            core_client,
+            function_dir,
+            webhook_port,
         )
         stage("plinth installed", began)
         timings["total"] = round(time.monotonic() - t0, 1)
@@ -453,7 +488,10 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
             timings=timings,
         )
         (state / "cluster.json").write_text(json.dumps(asdict(info), indent=2))
-        progress(f"[plinth dev] up in {timings['total']}s; export KUBECONFIG={kubeconfig}")
+        progress(
+            f"[plinth dev] up in {timings['total']}s; export KUBECONFIG={kubeconfig}"
+            f" KUBECACHEDIR={kubeconfig.parent / 'kube-cache'}"
+        )
         return info
     except BaseException:
         # Keep a failed cluster for a look at its logs when asked to; otherwise leave nothing.
@@ -470,6 +508,7 @@ def _bootstrap(
     platform_path: Path,
     core_client: Path,
     function_dir: Path,
+    webhook_port: int,
 ) -> None:
     platform_docs = [d for d in yaml.safe_load_all(platform_path.read_text()) if d]
     platform = PlatformConfig.model_validate(platform_docs[0]["data"])
@@ -542,6 +581,7 @@ def _bootstrap(
             {n: core_client / n for n in ("tls.crt", "tls.key", "ca.crt")},
         )
     )
+    docs.append(usage_webhook(webhook_port, pki.ca_pem))
     apply(kubeconfig, docs)
     kubectl(kubeconfig, "wait", "--for=condition=Established", "xrd", "--all", "--timeout=120s")
     # The revision appears once core has read the package from its cache.
@@ -602,6 +642,39 @@ def _bootstrap(
     )
 
 
+def usage_webhook(port: int, ca_pem: bytes) -> dict[str, Any]:
+    """Crossplane's `crossplane-no-usages` webhook (cluster/webhookconfigurations/usage.yaml,
+    v2.3.4), which `crossplane core init` installs in a cluster pointing at its Service; here
+    it points at core's webhook server on loopback. Without it Usages are created, label what
+    they protect, and block nothing."""
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "crossplane-no-usages"},
+        "webhooks": [
+            {
+                "name": "nousages.protection.crossplane.io",
+                "admissionReviewVersions": ["v1"],
+                "clientConfig": {
+                    "url": f"https://127.0.0.1:{port}/validate-no-usages",
+                    "caBundle": base64.b64encode(ca_pem).decode(),
+                },
+                "failurePolicy": "Fail",
+                "sideEffects": "None",
+                "objectSelector": {"matchLabels": {"crossplane.io/in-use": "true"}},
+                "rules": [
+                    {
+                        "apiGroups": ["*"],
+                        "apiVersions": ["*"],
+                        "operations": ["DELETE"],
+                        "resources": ["*"],
+                    }
+                ],
+            }
+        ],
+    }
+
+
 def _http_ok(url: str) -> bool:
     import urllib.request
 
@@ -613,12 +686,7 @@ def _http_ok(url: str) -> bool:
 
 
 def _kubectl_ok(kubeconfig: Path, *args: str) -> bool:
-    r = subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), *args, "--request-timeout=2s"],
-        capture_output=True,
-        check=False,
-    )
-    return r.returncode == 0
+    return kubectl_run(kubeconfig, *args, "--request-timeout=2s").returncode == 0
 
 
 def down(progress: Progress = _print) -> list[str]:
