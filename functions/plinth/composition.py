@@ -51,6 +51,15 @@ def user_spec(body: Body) -> Body:
     return {k: v for k, v in (body.get("spec") or {}).items() if k not in CROSSPLANE_SPEC_FIELDS}
 
 
+def condition_of(body: Body, kind: str) -> dict[str, Any] | None:
+    """The condition of type `kind` in a resource's status, if it reports one."""
+    status = body.get("status")
+    for c in (status.get("conditions") if isinstance(status, dict) else None) or ():
+        if isinstance(c, dict) and c.get("type") == kind:
+            return c
+    return None
+
+
 class PlatformIncomplete(ValueError):
     """The platform EnvironmentConfig lacks a fact this claim needs; the message names it."""
 
@@ -131,10 +140,8 @@ class Observed:
         return node
 
     def condition(self, name: str, kind: str) -> dict[str, Any] | None:
-        for c in self.get(name, "status", "conditions") or ():
-            if isinstance(c, dict) and c.get("type") == kind:
-                return c
-        return None
+        body = self.body(name)
+        return condition_of(body, kind) if body is not None else None
 
     def ready(self, name: str) -> bool:
         """True when the observed resource reports Ready=True."""

@@ -29,6 +29,15 @@ LEGACY_VERSIONS: dict[tuple[str, str], str] = {
 }
 
 
+def partition(region: str) -> str:
+    """The ARN partition of a region: aws, aws-cn or aws-us-gov."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if "-gov-" in region:
+        return "aws-us-gov"
+    return "aws"
+
+
 def version_of(claim: Claim, service: str, kind: str) -> str:
     """The API version of an AWS kind whose schema matches what Plinth writes."""
     if claim.flavor.namespaced:

@@ -32,7 +32,15 @@ from plinth.compose.app import (
     repository,
 )
 from plinth.compose.app.context import Account, Context, Network, placements_for
-from plinth.composition import Claim, Composition, Observed, Required, Requirement, user_spec
+from plinth.composition import (
+    Claim,
+    Composition,
+    Observed,
+    Required,
+    Requirement,
+    condition_of,
+    user_spec,
+)
 
 TENANT_REQUIREMENT = "tenant"
 ACCOUNT_REQUIREMENT = "account"
@@ -70,13 +78,6 @@ def requirements(claim: Claim, spec: ApiModel, required: Required) -> dict[str, 
     return out
 
 
-def _ready(body: dict[str, Any]) -> bool:
-    for c in (body.get("status") or {}).get("conditions") or ():
-        if isinstance(c, dict) and c.get("type") == "Ready":
-            return c.get("status") == "True"
-    return False
-
-
 def _resolve_tenant(ctx: Context, required: Required) -> None:
     where = f"TenantClaim {ctx.spec.tenant!r} in namespace {ctx.claim.namespace!r}"
     found = required.get(TENANT_REQUIREMENT)
@@ -94,7 +95,8 @@ def _resolve_tenant(ctx: Context, required: Required) -> None:
     except ValueError:
         ctx.tenant_wait = f"waiting for {where}: its spec is not valid"
         return
-    ctx.tenant_ready = _ready(body)
+    ready = condition_of(body, "Ready")
+    ctx.tenant_ready = ready is not None and ready.get("status") == "True"
     if not ctx.tenant_ready:
         ctx.tenant_wait = f"waiting for {where} to become Ready (its namespaces and AppProject)"
     status = body.get("status") or {}

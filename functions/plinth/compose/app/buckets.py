@@ -28,7 +28,7 @@ def bucket_name(ctx: Context, env: Environment, bucket: Bucket) -> str:
 
 
 def build(ctx: Context) -> None:
-    for env in ctx.environments():
+    for env in ctx.spec.environments:
         for bucket in ctx.spec.buckets:
             _one(ctx, env.name, bucket)
 
@@ -45,7 +45,7 @@ def _one(ctx: Context, env: Environment, bucket: Bucket) -> None:
     ref = {"bucketRef": {"name": ctx.name(crn(env, bucket))}}
 
     def part(suffix: str, kind: str, for_provider: dict[str, Any]) -> None:
-        ctx.add(
+        ctx.out.add(
             crn(env, bucket, suffix),
             aws.resource(
                 ctx.claim,

@@ -44,7 +44,7 @@ def group_id(ctx: Context, env: Environment, cache: Cache) -> str:
 
 
 def build(ctx: Context) -> None:
-    for env in ctx.environments():
+    for env in ctx.spec.environments:
         for cache in ctx.spec.caches:
             _one(ctx, env.name, cache)
 
@@ -60,7 +60,7 @@ def _one(ctx: Context, env: Environment, cache: Cache) -> None:
     engine = cache.engine.value
 
     def add(part: str, kind: str, external: str, for_provider: dict[str, object]) -> None:
-        ctx.add(
+        ctx.out.add(
             crn(env, cache, part),
             aws.resource(
                 ctx.claim,

@@ -18,9 +18,10 @@ from plinth.api.app import AppEnvironment, AppSpec
 from plinth.api.base import Environment
 from plinth.api.platform import Cluster
 from plinth.api.tenant import TenantSpec, namespace_names
+from plinth.builders import aws
 from plinth.builders import kubernetes as k8s
 from plinth.builders.common import ProviderConfigRef
-from plinth.composition import Body, Claim, Composition, Observed
+from plinth.composition import Claim, Composition, Observed
 from plinth.labels import aws_tags, claim_labels
 from plinth.naming import aws_name
 
@@ -104,12 +105,9 @@ class Context:
 
     @property
     def partition(self) -> str:
-        region = self.account.region if self.account else self.claim.platform.default_region
-        if region.startswith("cn-"):
-            return "aws-cn"
-        if "-gov-" in region:
-            return "aws-us-gov"
-        return "aws"
+        return aws.partition(
+            self.account.region if self.account else self.claim.platform.default_region
+        )
 
     def arn(self, service: str, resource: str, *, region: bool = True) -> str:
         assert self.account is not None
@@ -122,20 +120,10 @@ class Context:
 
     # --- environments ----------------------------------------------------------------------
 
-    def environments(self) -> list[AppEnvironment]:
-        return list(self.spec.environments)
-
     def prod(self, env: Environment) -> bool:
         return env is Environment.PROD
 
     # --- adding resources behind gates -------------------------------------------------------
-
-    def add(self, crn: str, body: Body | None, *, wait: str = "") -> None:
-        """Add `body`, or declare `crn` pending with `wait` when `body` is None."""
-        if body is None:
-            self.out.wait(crn, wait or "waiting")
-        else:
-            self.out.add(crn, body)
 
     def in_namespace(
         self,

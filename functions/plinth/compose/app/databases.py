@@ -44,7 +44,7 @@ def secret_arn(ctx: Context, env: Environment, db: Database) -> str | None:
 
 
 def build(ctx: Context) -> None:
-    for env in ctx.environments():
+    for env in ctx.spec.environments:
         for db in ctx.spec.databases:
             _one(ctx, env.name, db)
 
@@ -90,7 +90,7 @@ def _one(ctx: Context, env: Environment, db: Database) -> None:
         for_provider["maxAllocatedStorage"] = min(db.storage_gb * 4, MAX_STORAGE_GB)
     if prod:
         for_provider["finalSnapshotIdentifier"] = f"{identifier}-final"
-    ctx.add(
+    ctx.out.add(
         name,
         aws.resource(
             ctx.claim,

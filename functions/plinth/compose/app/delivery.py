@@ -87,7 +87,7 @@ def build(ctx: Context) -> None:
             ctx.out.wait(crn(p), ctx.tenant_wait or ctx.account_wait)
             continue
         labels = ctx.labels(p.environment)
-        ctx.add(
+        ctx.out.add(
             crn(p),
             k8s.object_(
                 ctx.claim,

@@ -101,7 +101,7 @@ def _roles(ctx: Context, accounts: dict[str, ProviderConfigRef], target: str) ->
     }
     if ctx.statements:
         body["inlinePolicy"] = [{"name": "own-resources", "policy": policy(*ctx.statements)}]
-    ctx.add(
+    ctx.out.add(
         WORKLOAD_ROLE,
         aws.resource(
             ctx.claim,
@@ -116,7 +116,7 @@ def _roles(ctx: Context, accounts: dict[str, ProviderConfigRef], target: str) ->
     )
     for account_id, pc in accounts.items():
         crn = source_role_crn(account_id)
-        ctx.add(
+        ctx.out.add(
             crn,
             aws.resource(
                 ctx.claim,
@@ -163,7 +163,7 @@ def _associations(ctx: Context, target: str) -> None:
         if not (ctx.ready(WORKLOAD_ROLE) and ctx.ready(source)):
             ctx.out.wait(crn, "waiting for the workload role and the Pod Identity role")
             continue
-        ctx.add(
+        ctx.out.add(
             crn,
             aws.resource(
                 ctx.claim,

@@ -41,7 +41,7 @@ def build(ctx: Context) -> None:
         return
     labels, tags = ctx.labels(), ctx.tags()
     repo = ctx.aws("ecr.Repository")
-    ctx.add(
+    ctx.out.add(
         ECR_REPOSITORY,
         aws.resource(
             ctx.claim,
@@ -60,7 +60,7 @@ def build(ctx: Context) -> None:
             },
         ),
     )
-    ctx.add(
+    ctx.out.add(
         ECR_LIFECYCLE,
         aws.resource(
             ctx.claim,
@@ -147,7 +147,7 @@ def build(ctx: Context) -> None:
             "Resource": repo_arn,
         },
     )
-    ctx.add(
+    ctx.out.add(
         CI_ROLE,
         aws.resource(
             ctx.claim,
@@ -177,7 +177,7 @@ def _pull_policy(ctx: Context) -> None:
     )
     if not pullers:
         return  # the clusters share the account: IAM alone lets their nodes pull
-    ctx.add(
+    ctx.out.add(
         ECR_POLICY,
         aws.resource(
             ctx.claim,

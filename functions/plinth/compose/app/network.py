@@ -42,14 +42,16 @@ def build(ctx: Context) -> None:
         groups.append((DB_SUBNET_GROUP, "rds"))
     if ctx.spec.caches:
         groups.append((CACHE_SUBNET_GROUP, "elasticache"))
-    wanted = [crn for crn, _ in groups] + [security_group_crn(e.name) for e in ctx.environments()]
+    wanted = [crn for crn, _ in groups] + [
+        security_group_crn(e.name) for e in ctx.spec.environments
+    ]
     if net is None or account is None:
         for crn in wanted:
             ctx.out.wait(crn, ctx.network_wait or ctx.account_wait)
         return
     labels, tags = ctx.labels(), ctx.tags()
     for crn, service in groups:
-        ctx.add(
+        ctx.out.add(
             crn,
             aws.resource(
                 ctx.claim,
@@ -67,9 +69,9 @@ def build(ctx: Context) -> None:
                 },
             ),
         )
-    for env in ctx.environments():
+    for env in ctx.spec.environments:
         crn = security_group_crn(env.name)
-        ctx.add(
+        ctx.out.add(
             crn,
             aws.resource(
                 ctx.claim,
@@ -103,7 +105,7 @@ def build(ctx: Context) -> None:
                 if sg is None:
                     ctx.out.wait(rule, f"waiting for the {env.name.value} security group")
                     continue
-                ctx.add(
+                ctx.out.add(
                     rule,
                     aws.resource(
                         ctx.claim,

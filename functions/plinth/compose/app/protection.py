@@ -33,7 +33,7 @@ def build(ctx: Context) -> None:
         if body is None or by is None:
             ctx.out.wait(crn, f"waiting for {of} and the workload role")
             continue
-        ctx.add(
+        ctx.out.add(
             crn,
             crossplane.usage(
                 ctx.claim,

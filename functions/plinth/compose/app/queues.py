@@ -22,7 +22,7 @@ def key(queue: Queue) -> str:
 
 
 def build(ctx: Context) -> None:
-    for env in ctx.environments():
+    for env in ctx.spec.environments:
         for queue in ctx.spec.queues:
             _one(ctx, env.name, queue)
 
@@ -52,7 +52,7 @@ def _one(ctx: Context, env: Environment, queue: Queue) -> None:
         if queue.fifo:
             fp["fifoQueue"] = True
             fp["contentBasedDeduplication"] = True
-        ctx.add(
+        ctx.out.add(
             crn_,
             aws.resource(
                 ctx.claim,

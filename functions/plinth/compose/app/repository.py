@@ -37,7 +37,7 @@ def build(ctx: Context, variables: dict[str, str | None]) -> None:
         if ctx.spec.repository.template
         else (gh.template_owner or gh.owner, gh.template_repository)
     )
-    ctx.add(
+    ctx.out.add(
         REPOSITORY,
         github.resource(
             ctx.claim,
@@ -64,7 +64,7 @@ def build(ctx: Context, variables: dict[str, str | None]) -> None:
             },
         ),
     )
-    ctx.add(
+    ctx.out.add(
         BRANCH_PROTECTION,
         github.resource(
             ctx.claim,
@@ -96,7 +96,7 @@ def build(ctx: Context, variables: dict[str, str | None]) -> None:
         if value is None:
             ctx.out.wait(crn, ctx.account_wait or f"waiting for the value of {var}")
             continue
-        ctx.add(
+        ctx.out.add(
             crn,
             github.resource(
                 ctx.claim,

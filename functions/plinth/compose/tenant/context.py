@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from plinth.api.base import Environment
 from plinth.api.platform import Cluster
 from plinth.api.tenant import MemberRole, TenantSpec
+from plinth.builders import aws
 from plinth.builders.common import ProviderConfigRef
 from plinth.composition import Claim, Composition, Observed
 from plinth.labels import claim_labels
@@ -57,12 +58,7 @@ class Context:
 
     @property
     def partition(self) -> str:
-        region = self.claim.platform.default_region
-        if region.startswith("cn-"):
-            return "aws-cn"
-        if "-gov-" in region:
-            return "aws-us-gov"
-        return "aws"
+        return aws.partition(self.claim.platform.default_region)
 
 
 def crn(kind: str, placement: Placement, namespace: str, *rest: str) -> str:
