@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from plinth.composition import condition_of
 from plinth.devcluster.cluster import kubectl, kubectl_run
 
 pytestmark = pytest.mark.e2e
@@ -81,10 +82,7 @@ def eventually(what: str, check: Callable[[], Any], timeout: float = 120) -> flo
 
 
 def condition(body: dict[str, Any] | None, kind: str) -> dict[str, Any]:
-    for c in ((body or {}).get("status") or {}).get("conditions") or []:
-        if c.get("type") == kind:
-            return dict(c)
-    return {}
+    return dict(condition_of(body or {}, kind) or {})
 
 
 def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -> None:
