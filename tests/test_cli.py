@@ -106,21 +106,28 @@ def test_help_has_examples() -> None:
         assert "Examples:" in plinth(cmd, "--help").stdout
 
 
-def test_validating_only_claims_needs_no_upstream_crds(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validating_only_claims_needs_no_upstream_crds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Claims need only the XRD schemas built from the models; other kinds need a schema, which
+    the bundle has (and a directory of CRDs that lacks it does not)."""
     from click.testing import CliRunner
 
     from plinth import cli
-    from plinth.crds import CrdsNotFound
 
-    def missing(_: str | None = None) -> Path:
-        raise CrdsNotFound("no upstream CRD directory found")
-
-    monkeypatch.setattr(cli, "default_crds_dir", missing)
+    monkeypatch.delenv("PLINTH_CRDS_DIR", raising=False)
     runner = CliRunner()
-    ok = runner.invoke(cli.main, ["validate", str(EXAMPLES / "tenant.yaml")])
+    empty = ["--crds", str(tmp_path)]
+    ok = runner.invoke(cli.main, ["validate", *empty, str(EXAMPLES / "tenant.yaml")])
     assert ok.exit_code == 0, ok.output
-    needs_crds = runner.invoke(cli.main, ["validate", str(EXAMPLES / "platform.yaml")])
-    assert needs_crds.exit_code == 2
+    needs_crds = runner.invoke(cli.main, ["validate", *empty, str(EXAMPLES / "platform.yaml")])
+    assert needs_crds.exit_code == 1
+    assert "no schema for apiextensions.crossplane.io/v1beta1 EnvironmentConfig" in needs_crds.output
+    bundled = runner.invoke(cli.main, ["validate", str(EXAMPLES / "platform.yaml")])
+    assert bundled.exit_code == 0, bundled.output
+    nowhere = runner.invoke(cli.main, ["validate", "--crds", str(tmp_path / "no"), "examples"])
+    assert nowhere.exit_code == 2
+    assert "not a directory" in nowhere.output
 
 
 def test_every_example_renders_and_validates_with_default_lookups() -> None:

@@ -1,7 +1,9 @@
-"""Upstream CRD schemas, loaded lazily from a directory, as JSON Schema validators.
+"""Upstream CRD schemas, loaded lazily from a directory of CRD YAML.
 
-The directory is `../shared/crds` of a Plinth checkout (or `PLINTH_CRDS_DIR`, or `--crds`).
-Files are named `<group>_<plural>.yaml`, so a lookup reads only the files of one API group.
+`plinth validate` uses the schema bundle the package carries (`plinth.tools.schemas`); a
+directory of CRDs is for `--crds DIR` / `PLINTH_CRDS_DIR`, for tests, and for `plinth dev up`,
+which applies the full upstream CRDs to its API server. Files are named
+`<group>_<plural>.yaml`, so a lookup reads only the files of one API group.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -28,21 +30,24 @@ class CrdsNotFound(Exception):
 
 
 def default_crds_dir(explicit: str | None = None) -> Path:
-    """Where the upstream CRDs are: explicit, then ../shared/crds of the checkout, then the env var."""
+    """A directory of full upstream CRDs, for `plinth dev up` (validation needs none: it uses
+    the bundled schemas): `explicit`, else `$PLINTH_CRDS_DIR`, else, only when running from a
+    source checkout of Plinth, the workshop's `shared/crds` beside it. An installed package
+    never looks outside itself, and nothing looks at the working directory's parent."""
     candidates: list[Path] = []
     if explicit:
         candidates.append(Path(explicit))
-    repo = Path(__file__).resolve().parents[2]
-    candidates.append(repo.parent / "shared" / "crds")
-    candidates.append(Path.cwd().parent / "shared" / "crds")
     if os.environ.get(ENV_VAR):
         candidates.append(Path(os.environ[ENV_VAR]))
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "functions" / "plinth").is_dir():
+        candidates.append(checkout.parent / "shared" / "crds")
     for c in candidates:
         if c.is_dir():
             return c
     raise CrdsNotFound(
-        "no upstream CRD directory found: pass --crds DIR or set "
-        f"{ENV_VAR} (tried {', '.join(str(c) for c in candidates)})"
+        f"no upstream CRD directory found: set {ENV_VAR}"
+        + (f" (tried {', '.join(str(c) for c in candidates)})" if candidates else "")
     )
 
 
@@ -53,6 +58,14 @@ class CrdVersion:
     kind: str
     scope: str
     schema: dict[str, Any]
+
+
+class SchemaStore(Protocol):
+    """Where the validator finds the schema of a custom kind: a CrdStore or the bundle."""
+
+    root: Path
+
+    def get(self, api_version: str, kind: str) -> CrdVersion | None: ...
 
 
 class CrdStore:

@@ -24,7 +24,7 @@ from plinth.api.catalog import CLAIMS, find_claim_api
 from plinth.api.platform import PlatformConfig
 from plinth.cel import CelUnsupported, apply_defaults, evaluate, walk_rules
 from plinth.composition import CROSSPLANE_SPEC_FIELDS
-from plinth.crds import CrdStore, CrdVersion
+from plinth.crds import CrdVersion, SchemaStore
 from plinth.flavor import Flavor
 from plinth.function import format_errors
 from plinth.manifests import xrd
@@ -135,7 +135,7 @@ def _schema_errors(
 class Validator:
     """Validates documents of any kind Plinth reads or writes."""
 
-    def __init__(self, crds: CrdStore, *, kubernetes_version: str = KUBERNETES_VERSION) -> None:
+    def __init__(self, crds: SchemaStore, *, kubernetes_version: str = KUBERNETES_VERSION) -> None:
         self.crds = crds
         self.kubernetes_version = kubernetes_version
         self.documents = 0
