@@ -122,7 +122,9 @@ def test_validating_only_claims_needs_no_upstream_crds(
     assert ok.exit_code == 0, ok.output
     needs_crds = runner.invoke(cli.main, ["validate", *empty, str(EXAMPLES / "platform.yaml")])
     assert needs_crds.exit_code == 1
-    assert "no schema for apiextensions.crossplane.io/v1beta1 EnvironmentConfig" in needs_crds.output
+    assert (
+        "no schema for apiextensions.crossplane.io/v1beta1 EnvironmentConfig" in needs_crds.output
+    )
     bundled = runner.invoke(cli.main, ["validate", str(EXAMPLES / "platform.yaml")])
     assert bundled.exit_code == 0, bundled.output
     nowhere = runner.invoke(cli.main, ["validate", "--crds", str(tmp_path / "no"), "examples"])

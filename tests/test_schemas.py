@@ -433,6 +433,8 @@ def test_update_reads_what_crossplane_xpkg_extract_writes(tmp_path: Path) -> Non
         for f in ("kyverno.io_policies.yaml", "kyverno.io_clusterpolicies.yaml")
     ]
     (extracted / "out.gz").write_bytes(gzip.compress("---\n".join([meta, *crds]).encode()))
+    (extracted / "package.xpkg.gz").write_bytes(b"\x1f\x8bnot gzip at all")  # not ours: skipped
+    (extracted / "crossplane.yaml").write_text(meta)
     bundle = _copy_bundle(tmp_path / "bundle")
     report = schemas.update(extracted, bundle, project="kyverno/kyverno", version="v1.19.0")
     assert sorted(report.written) == [("kyverno.io", "ClusterPolicy"), ("kyverno.io", "Policy")]

@@ -25,6 +25,7 @@ import gzip
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,7 +202,7 @@ def read_crds(
         folder = rel.split("/", 1)[0] if "/" in rel else ""
         try:
             docs = list(_documents(path, raw))
-        except (yaml.YAMLError, OSError, UnicodeDecodeError) as e:
+        except (yaml.YAMLError, OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
             if path.suffix == ".gz":
                 continue  # not a gzipped YAML stream: not ours to read
             raise SchemaError(f"{rel}: not YAML: {e}") from e
