@@ -73,8 +73,7 @@ def _read_claims(paths: tuple[str, ...], filename: str | None) -> list[Document]
 
 
 def _default_required(claim_source: str) -> list[Document]:
-    """Without --required-resources: the claims beside this one (its tenant, its account, the
-    legacy ProviderConfigs their accounts act through) and
+    """Without --required-resources: the claims beside this one (its tenant, its account) and
     the platform EnvironmentConfig from the nearest `platform.yaml` here or in a parent directory
     (so examples/legacy/ and a claim repository's teams/<team>/ share one platform file)."""
     path = Path(claim_source.split("#", 1)[0])
@@ -83,7 +82,7 @@ def _default_required(claim_source: str) -> list[Document]:
     found = [
         d
         for d in read_path(str(path.parent))
-        if d.kind in ("EnvironmentConfig", "TenantClaim", "AccountClaim", "ProviderConfig")
+        if d.kind in ("EnvironmentConfig", "TenantClaim", "AccountClaim")
     ]
     if any(d.kind == "EnvironmentConfig" for d in found):
         return found
