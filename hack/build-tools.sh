@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Build the pinned Go binaries Plinth's tests and local control plane use
 # (Crossplane CLI and core, kube-apiserver, kube-controller-manager,
-# provider-kubernetes, helm, etcd, actionlint) from the Go module proxy.
+# provider-kubernetes, helm, etcd, actionlint, Argo CD, the Kyverno CLI, an
+# OCI registry and crane) from the Go module proxy.
 #
 # `go install module@version` is refused by the proxy for github.com/crossplane
 # modules (their version list is not served), so each binary is built from a
 # small generated wrapper module: a go.mod with exact requires (and, for
 # Kubernetes, a replace per staging module), a tools.go that blank-imports the
 # main package under `//go:build tools`, `go mod tidy -e`, then `go build -o`.
-# Wrapper modules live under the cache dir, never in the repository.
+# Argo CD and Kyverno are built inside a writable copy of their own module
+# instead (kind "module"): Argo CD's go.mod replaces a module with a folder
+# inside itself (./gitops-engine), which no wrapper module can follow.
+# Wrapper modules and module copies live under the cache dir, never in the
+# repository.
 #
 # Usage:
 #   hack/build-tools.sh [--force] TARGET...   build targets (`all` = every target)
@@ -32,10 +37,26 @@ PROVIDER_KUBERNETES_VERSION="v1.2.1"   # github.com/crossplane-contrib/provider-
 HELM_VERSION="v3.22.0"                 # helm.sh/helm/v3
 ETCD_VERSION="v3.7.3"                  # go.etcd.io/etcd/server/v3 (the local control plane's store)
 ACTIONLINT_VERSION="v1.7.7"            # github.com/rhysd/actionlint (lints the service template's workflow)
-MIN_GO_VERSION="1.26.0"                # highest `go` directive among the modules above
+ARGOCD_VERSION="v3.5.1"                # github.com/argoproj/argo-cd/v3 (repo-server, controllers, server: one binary)
+# The commit of Argo CD's tag v3.5.1 (its commit time is the proxy's v3.5.1
+# Time, 2026-08-12T11:24:40Z). The module proxy serves no commit; upstream's
+# release sets it, and with it `argocd version` says v3.5.1, not v3.5.1+unknown.
+ARGOCD_GIT_COMMIT="109ca7ca71139e514114499d294a492e7910a965"
+# Argo CD's go.mod replaces github.com/argoproj/argo-cd/gitops-engine with its
+# folder ./gitops-engine, a nested module the v3.5.1 module zip leaves out. The
+# proxy serves that module only at this pseudo-version (a later commit); one
+# reverse patch (argocd_gitops_engine_patch) turns it into v3.5.1's folder,
+# checked against the digest of v3.5.1's gitops-engine/ (files but *_test.go).
+ARGOCD_GITOPS_ENGINE_VERSION="v0.0.0-20260914071520-c9c369efcc5b"
+ARGOCD_GITOPS_ENGINE_SHA256="e3083ad601b59bcaf32f2131e3146da352affd994229891055c45ccdb689fea8"
+KYVERNO_VERSION="v1.19.0"              # github.com/kyverno/kyverno (the CLI: kyverno apply/test)
+DISTRIBUTION_VERSION="v3.1.2"          # github.com/distribution/distribution/v3 (the OCI registry)
+GGCR_VERSION="v0.22.1"                 # github.com/google/go-containerregistry (crane)
+MIN_GO_VERSION="1.26.5"                # highest `go` directive among the modules above (kyverno's)
 # ---------------------------------------------------------------------------
 
-TARGETS=(crossplane crossplane-core kube-apiserver kube-controller-manager provider-kubernetes helm etcd actionlint)
+TARGETS=(crossplane crossplane-core kube-apiserver kube-controller-manager provider-kubernetes helm etcd actionlint
+         argocd kyverno registry crane)
 
 CACHE_DIR="${PLINTH_CACHE_DIR:-$HOME/.cache/plinth}"
 BIN_DIR="$CACHE_DIR/bin"
@@ -51,7 +72,8 @@ usage() {
 
 # target_spec NAME: set T_VERSION, T_MODULE (module whose go.mod supplies the
 # go/godebug lines), T_REQUIRES (array of "module version"), T_PKG (main
-# package), T_LDFLAGS and T_KIND (plain|kube|helm).
+# package; for kind "module" a path relative to the module root), T_LDFLAGS and
+# T_KIND (plain|kube|helm|module).
 target_spec() {
   T_KIND=plain
   T_LDFLAGS="-s -w"
@@ -112,6 +134,43 @@ target_spec() {
       # As upstream's release build (.goreleaser.yaml); without it `-version` says "unknown".
       T_LDFLAGS+=" -X $T_MODULE.version=$T_VERSION"
       ;;
+    argocd)
+      T_VERSION="$ARGOCD_VERSION"
+      T_MODULE="github.com/argoproj/argo-cd/v3"
+      T_REQUIRES=()
+      T_PKG="./cmd"
+      T_KIND=module   # version ldflags (buildDate, kubectlVersion) added in the copy
+      ;;
+    kyverno)
+      T_VERSION="$KYVERNO_VERSION"
+      T_MODULE="github.com/kyverno/kyverno"
+      T_REQUIRES=()
+      T_PKG="./cmd/cli/kubectl-kyverno"
+      # Kyverno's go.mod replaces k8s.io/pod-security-admission with its own
+      # fork: build in the module, with upstream's go.mod and go.sum as they are.
+      T_KIND=module
+      # As upstream's .goreleaser.yml ({{.Version}}: the tag without "v").
+      T_LDFLAGS+=" -X $T_MODULE/pkg/version.BuildVersion=${T_VERSION#v}"
+      ;;
+    registry)
+      T_VERSION="$DISTRIBUTION_VERSION"
+      T_MODULE="github.com/distribution/distribution/v3"
+      T_REQUIRES=("$T_MODULE $T_VERSION")
+      T_PKG="$T_MODULE/cmd/registry"
+      # As upstream's Dockerfile (version without "v"); its revision (the git
+      # commit) is not served by the module proxy and stays empty.
+      T_LDFLAGS+=" -X $T_MODULE/version.version=${T_VERSION#v} -X $T_MODULE/version.mainpkg=$T_MODULE"
+      ;;
+    crane)
+      T_VERSION="$GGCR_VERSION"
+      T_MODULE="github.com/google/go-containerregistry"
+      T_REQUIRES=("$T_MODULE $T_VERSION")
+      T_PKG="$T_MODULE/cmd/crane"
+      # As upstream's .goreleaser.yml ({{.Version}}: the tag without "v");
+      # transport.Version goes into the User-Agent.
+      T_LDFLAGS+=" -X $T_MODULE/cmd/crane/cmd.Version=${T_VERSION#v}"
+      T_LDFLAGS+=" -X $T_MODULE/pkg/v1/remote/transport.Version=${T_VERSION#v}"
+      ;;
     *)
       die "unknown target '$1' (targets: ${TARGETS[*]} all)"
       ;;
@@ -169,11 +228,18 @@ build_target() {
   fi
 
   local start=$SECONDS work="$SRC_DIR/$name-$version"
-  log "$name $version: building $T_PKG (wrapper module $work)"
+  if [[ "$T_KIND" == module ]]; then
+    log "$name $version: building $T_MODULE/${T_PKG#./} (copy of the module in $work)"
+  else
+    log "$name $version: building $T_PKG (wrapper module $work)"
+  fi
   rm -rf "$work"
   mkdir -p "$work"
   local rc=0
   ( cd "$work" && build_in_wrapper "$name" "$out" ) || rc=$?
+  # A module copy is hundreds of MB (Argo CD's 214 MB): keep it only when the
+  # build failed, to look into.
+  if (( rc == 0 )) && [[ "$T_KIND" == module ]]; then rm -rf "$work"; fi
   exec {lockfd}>&-
   if (( rc != 0 )); then
     log "$name $version: FAILED after $((SECONDS - start))s"
@@ -202,6 +268,11 @@ build_in_wrapper() {
   gomod="$(json_field GoMod <<<"$dl")"
   [[ -f "$gomod" ]] || { log "no go.mod for $mod_ver in: $dl"; return 1; }
   godir="$(awk '$1 == "go" { print $2; exit }' "$gomod")"
+
+  if [[ "$T_KIND" == module ]]; then
+    build_in_module_copy "$name" "$out" "$dl"
+    return
+  fi
 
   {
     printf '// Generated by hack/build-tools.sh; do not edit.\n'
@@ -281,6 +352,129 @@ EOF
   chmod 0755 "$tmp"
   mv -f "$tmp" "$out"
   trap - EXIT INT TERM
+}
+
+# Kind "module": replace the bare go.mod in the work dir with a writable copy
+# of the downloaded module (read-only in the module cache) and build its main
+# package from inside, with the module's own go.mod (replaces included) and
+# go.sum. DL is the `go mod download -json` output. Runs in build_in_wrapper's
+# subshell.
+build_in_module_copy() {
+  local name="$1" out="$2" dl="$3" dir info_file build_date ge_dir=""
+  dir="$(json_field Dir <<<"$dl")"
+  [[ -f "$dir/go.mod" ]] || { log "no module folder for $T_MODULE@$T_VERSION in: $dl"; return 1; }
+  if [[ "$name" == argocd ]]; then
+    # Downloaded while the work dir still holds the bare go.mod.
+    local ge="github.com/argoproj/argo-cd/gitops-engine@$ARGOCD_GITOPS_ENGINE_VERSION" ge_dl
+    ge_dl="$(go mod download -json "$ge")" || {
+      printf '%s\n' "$ge_dl" >&2
+      log "command failed in $PWD: go mod download -json $ge"
+      return 1
+    }
+    ge_dir="$(json_field Dir <<<"$ge_dl")"
+    [[ -f "$ge_dir/go.mod" ]] || { log "no module folder for $ge in: $ge_dl"; return 1; }
+  fi
+  rm -f go.mod
+  cp -R "$dir/." . || { log "cannot copy $dir to $PWD"; return 1; }
+  chmod -R u+w .
+
+  if [[ "$name" == argocd ]]; then
+    grep -Eq '^replace github.com/argoproj/argo-cd/gitops-engine => \./gitops-engine$' go.mod \
+      || { log "argocd: go.mod no longer replaces gitops-engine with ./gitops-engine; update the script"; return 1; }
+    [[ ! -e gitops-engine ]] || { log "argocd: the module already has ./gitops-engine; update the script"; return 1; }
+    cp -R "$ge_dir" gitops-engine || { log "cannot copy $ge_dir to $PWD/gitops-engine"; return 1; }
+    chmod -R u+w gitops-engine
+    command -v patch >/dev/null 2>&1 || { log "argocd: patch not found on PATH (Debian: apt-get install patch)"; return 1; }
+    argocd_gitops_engine_patch | run patch -p1 -l --no-backup-if-mismatch -s -d gitops-engine \
+      || { log "argocd: the gitops-engine reverse patch does not apply"; return 1; }
+    local sum
+    sum="$(cd gitops-engine && find . -type f ! -name '*_test.go' -print0 | LC_ALL=C sort -z \
+             | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
+    [[ "$sum" == "$ARGOCD_GITOPS_ENGINE_SHA256" ]] \
+      || { log "argocd: ./gitops-engine digest $sum, expected $ARGOCD_GITOPS_ENGINE_SHA256 (Argo CD $T_VERSION's)"; return 1; }
+    log "argocd: ./gitops-engine = $ARGOCD_GITOPS_ENGINE_VERSION reverse-patched to $T_VERSION's (digest checked)"
+
+    # As Argo CD's Makefile (PACKAGE=.../common): VERSION file, build date,
+    # commit, tree state, tag, and kubectlVersion = the client-go it builds with.
+    local pkg="$T_MODULE/common" kubectl_version
+    info_file="$(json_field Info <<<"$dl")"
+    build_date="$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$info_file" 2>/dev/null || true)"
+    build_date="${build_date:-1970-01-01T00:00:00Z}"
+    kubectl_version="$(go list -m -f '{{if .Replace}}{{.Replace.Version}}{{else}}{{.Version}}{{end}}' k8s.io/client-go)" \
+      || { log "cannot resolve k8s.io/client-go in $PWD"; return 1; }
+    T_LDFLAGS+=" -X $pkg.version=$(tr -d '[:space:]' < VERSION) -X $pkg.buildDate=$build_date"
+    T_LDFLAGS+=" -X $pkg.gitCommit=$ARGOCD_GIT_COMMIT -X $pkg.gitTreeState=clean"
+    T_LDFLAGS+=" -X $pkg.gitTag=$T_VERSION -X $pkg.kubectlVersion=$kubectl_version"
+  fi
+
+  local tmp="$out.tmp.$$"
+  local rm_tmp
+  rm_tmp="rm -f $(printf '%q' "$tmp")"
+  # shellcheck disable=SC2064  # expand now: $tmp is local, the trap fires later
+  trap "$rm_tmp" EXIT
+  # shellcheck disable=SC2064
+  trap "$rm_tmp; exit 130" INT
+  # shellcheck disable=SC2064
+  trap "$rm_tmp; exit 143" TERM
+  # -buildvcs=false: a cache dir inside some git work tree must not stamp
+  # that tree's commit into the binary (kyverno version prints vcs.revision).
+  run go build -trimpath -buildvcs=false -ldflags "$T_LDFLAGS" -o "$tmp" "$T_PKG" || return 1
+  chmod 0755 "$tmp"
+  mv -f "$tmp" "$out"
+  trap - EXIT INT TERM
+}
+
+# From the proxy's gitops-engine $ARGOCD_GITOPS_ENGINE_VERSION back to Argo CD
+# v3.5.1's gitops-engine/: removes a later kubectl-panic recovery in
+# AuthReconcile (Argo CD #28607), the only non-test difference.
+argocd_gitops_engine_patch() {
+  cat <<'PATCH'
+--- a/pkg/utils/kube/resource_ops.go
++++ b/pkg/utils/kube/resource_ops.go
+@@ -96,41 +96,15 @@
+ }
+ 
+ // AuthReconcile will perform https://kubernetes.io/docs/reference/kubectl/generated/kubectl_auth/kubectl_auth_reconcile/
+-func (f *realKubectlOptionsRunner) AuthReconcile(opts *auth.ReconcileOptions) (retErr error) {
++func (f *realKubectlOptionsRunner) AuthReconcile(opts *auth.ReconcileOptions) error {
+ 	cleanup, err := f.processKubectlRun("auth")
+ 	if err != nil {
+ 		return err
+ 	}
+ 	defer cleanup()
+-	// kubectl panics instead of returning an error when the impersonated
+-	// ServiceAccount is forbidden (see GitHub #28607, k8s#140338). Catch
+-	// any panic so the controller can surface a SyncFailed status rather
+-	// than crashing.
+-	defer func() {
+-		if r := recover(); r != nil {
+-			retErr = fmt.Errorf("error running kubectl auth reconcile: %v", r)
+-		}
+-	}()
+-	// TODO(#29484): Remove this wrapper after the upstream kubectl panic fix is available in Argo CD.
+-	opts.Visitor = panicRecoveringVisitor{Visitor: opts.Visitor}
+ 	return opts.RunReconcile()
+ }
+ 
+-type panicRecoveringVisitor struct {
+-	resource.Visitor
+-}
+-
+-func (v panicRecoveringVisitor) Visit(fn resource.VisitorFunc) error {
+-	return v.Visitor.Visit(func(info *resource.Info, err error) (retErr error) {
+-		defer func() {
+-			if r := recover(); r != nil {
+-				retErr = fmt.Errorf("error running kubectl auth reconcile: %v", r)
+-			}
+-		}()
+-		return fn(info, err)
+-	})
+-}
+-
+ func (f *realKubectlOptionsRunner) processKubectlRun(cmd string) (CleanupFunc, error) {
+ 	if f.onKubectlRun != nil {
+ 		return f.onKubectlRun(cmd)
+PATCH
 }
 
 main() {
