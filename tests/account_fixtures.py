@@ -89,7 +89,9 @@ def claim_of(path: Path) -> dict[str, Any]:
     return next(d.body for d in read_path(str(path)))
 
 
-def phases(claim: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def phases(
+    claim: dict[str, Any], platform: list[dict[str, Any]] | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """The observed resources at the start of each phase, rendering until each is stable."""
     name = claim["metadata"]["name"]
     xr = to_composite(claim)
@@ -99,7 +101,7 @@ def phases(claim: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         # Gates inside a phase (routes after the transit gateway attachment) open one render
         # after their dependency is ready: render until nothing new appears.
         while True:
-            rendered = render(xr, observed=observed, extra_resources=platform_docs())
+            rendered = render(xr, observed=observed, extra_resources=platform or platform_docs())
             assert not rendered.fatal, rendered.results
             nxt = observe(rendered.resources, name)
             grew = len(nxt) > len(observed)

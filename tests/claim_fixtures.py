@@ -11,6 +11,11 @@ OBSERVED_AT = "2026-01-01T00:00:00Z"
 ACCOUNT_ID = "210987654321"
 
 
+def team_of_claim(claim: dict[str, Any]) -> str:
+    """The team of the example claims: their namespace (none of them is listed otherwise)."""
+    return str(claim["metadata"].get("namespace", "default"))
+
+
 def ready_condition() -> list[dict[str, str]]:
     return [
         {
@@ -60,9 +65,22 @@ def observe(resources: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> li
     return out
 
 
+def legacy_provider_config(name: str, team: str) -> dict[str, Any]:
+    """A cluster-scoped (legacy) AWS ProviderConfig as an AccountClaim composes it: labelled
+    with the one team that may act through it (plinth.compose.accounts)."""
+    return {
+        "apiVersion": "aws.upbound.io/v1beta1",
+        "kind": "ProviderConfig",
+        "metadata": {"name": name, "labels": {"plinth.dev/team": team}},
+        "spec": {"credentials": {"source": "PodIdentity"}},
+    }
+
+
 def with_status(claims: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> list[dict[str, Any]]:
-    """Tenant and account claims as they look once Ready (what an app or tenant requires)."""
+    """Tenant and account claims as they look once Ready (what an app or tenant requires),
+    with the legacy ProviderConfig each legacy AccountClaim composed."""
     out = []
+    provider_configs: list[dict[str, Any]] = []
     for claim in claims:
         body = copy.deepcopy(claim)
         if body.get("kind") == "TenantClaim":
@@ -70,6 +88,9 @@ def with_status(claims: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> l
             if "claimName" in body["spec"]["account"]:
                 status["accountId"] = account_id
             body["status"] = status
+            pc = body["spec"]["account"].get("providerConfig")
+            if pc and body["apiVersion"].startswith("claims."):
+                provider_configs.append(legacy_provider_config(pc, team_of_claim(body)))
         elif body.get("kind") == "AccountClaim":
             body["status"] = {
                 "conditions": ready_condition(),
@@ -79,5 +100,9 @@ def with_status(claims: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> l
                 "vpcId": "vpc-0123456789abcdef0",
                 "subnetIds": {"private": ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]},
             }
+            if body["apiVersion"].startswith("claims."):
+                provider_configs.append(
+                    legacy_provider_config(body["metadata"]["name"], team_of_claim(body))
+                )
         out.append(body)
-    return out
+    return out + provider_configs

@@ -10,8 +10,12 @@ from typing import Any
 
 import pytest
 
+from plinth.api.catalog import ClaimApi
+from plinth.api.platform import PlatformConfig
+from plinth.composition import Claim
 from plinth.crds import CrdStore
 from plinth.engine import EngineError, Tools, find_tools
+from plinth.flavor import FLAVORS, Flavor
 from plinth.render import Rendered, render, to_composite
 from plinth.validate import Validator
 from plinth.yamlio import Document, read_path
@@ -41,8 +45,38 @@ def validator() -> Validator:
     return Validator(store())
 
 
-def platform_docs() -> list[dict[str, Any]]:
-    return [d.body for d in read_path(str(EXAMPLES / "platform.yaml"))]
+def platform_docs(teams: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The example platform EnvironmentConfig, with `teams` listed beside its own."""
+    docs = [d.body for d in read_path(str(EXAMPLES / "platform.yaml"))]
+    if teams:
+        docs[0]["data"]["teams"] = [*docs[0]["data"].get("teams", []), *teams]
+    return docs
+
+
+def example_platform() -> PlatformConfig:
+    return PlatformConfig.model_validate(platform_docs()[0]["data"])
+
+
+def make_claim(
+    api: ClaimApi,
+    name: str,
+    namespace: str,
+    flavor: Flavor | str = Flavor.V2,
+    platform: PlatformConfig | None = None,
+) -> Claim:
+    """A Claim as the function builds it: its team derived from the namespace."""
+    from plinth.tenancy import team_of
+
+    platform = platform or example_platform()
+    return Claim(
+        api=api,
+        flavor=FLAVORS[Flavor(flavor)],
+        name=name,
+        namespace=namespace,
+        xr_name=name,
+        platform=platform,
+        team=team_of(platform, namespace),
+    )
 
 
 def claim_docs(path: Path) -> list[Document]:

@@ -272,12 +272,18 @@ def test_names_at_the_kubernetes_and_aws_limits(validator: Validator, legacy: bo
     # A legacy claim's composite is named <claim>-<5 random characters> and Crossplane labels
     # every composed resource with that name: 57 characters is the longest legacy claim name.
     name = LONG[-57:] if legacy else LONG
-    claim["metadata"] = {"name": name, "namespace": "n" * 62 + "s"}
-    claim["spec"]["team"] = "t" * 63
+    # The longest namespace, listed for the longest team name (plinth.tenancy).
+    namespace = "n" * 62 + "s"
+    claim["metadata"] = {"name": name, "namespace": namespace}
+    claim["spec"]["team"] = "t" * 30
     claim["spec"].pop("accountName")
-    phases = fx.phases(claim)
+    claim["spec"]["network"]["cidr"] = "10.60.0.0/16"
+    platform = platform_docs(
+        [{"name": "t" * 30, "namespace": namespace, "networks": ["10.60.0.0/16"]}]
+    )
+    phases = fx.phases(claim, platform)
     resources = render(
-        to_composite(claim), observed=phases["baseline-ready"], extra_resources=platform_docs()
+        to_composite(claim), observed=phases["baseline-ready"], extra_resources=platform
     ).resources
     assert len(resources) == len(phases["baseline-ready"])
     assert_valid(validator, resources, "long names")

@@ -13,12 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import account_fixtures as fx
-from conftest import EXAMPLES, assert_unique_names, assert_valid, platform_docs
+from conftest import EXAMPLES, assert_unique_names, assert_valid, make_claim, platform_docs
 from plinth.api.account import DEFAULT_CONFIG_RULES, AccountSpec, AccountStatus
 from plinth.api.catalog import ACCOUNT
-from plinth.api.platform import PlatformConfig
 from plinth.compose.account import compose
-from plinth.composition import Claim, Observed, Required
+from plinth.composition import Observed, Required
 from plinth.flavor import FLAVORS, Flavor
 from plinth.render import Rendered, render, to_composite
 from plinth.validate import Validator
@@ -261,14 +260,7 @@ def _claim(spec: dict[str, Any], flavor: str) -> dict[str, Any]:
 
 
 def _planned(claim: dict[str, Any], observed: list[dict[str, Any]], flavor: str) -> set[str]:
-    c = Claim(
-        api=ACCOUNT,
-        flavor=FLAVORS[Flavor(flavor)],
-        name="prop",
-        namespace="payments",
-        xr_name="prop",
-        platform=PlatformConfig.model_validate(platform_docs()[0]["data"]),
-    )
+    c = make_claim(ACCOUNT, "prop", "payments", flavor)
     obs = Observed.of({r["metadata"]["annotations"][CRN]: r for r in observed})
     return compose(c, AccountSpec.model_validate(claim["spec"]), obs, Required()).planned()
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from claim_fixtures import observe, with_status
-from conftest import EXAMPLES, assert_unique_names, assert_valid, render_claim
+from conftest import EXAMPLES, assert_unique_names, assert_valid, make_claim, render_claim
 from plinth.render import Rendered
 from plinth.validate import Validator
 from plinth.yamlio import read_path
@@ -42,9 +42,9 @@ def tenant_for(claim: dict[str, Any], *, ready: bool = True) -> list[dict[str, A
     docs = [tenant]
     if "claimName" in tenant["spec"]["account"]:
         docs += [d.body for d in read_path(str(EXAMPLES / "account.yaml"))]
-    out = with_status(docs, PAYMENTS_ACCOUNT)
-    for d in out:
+    for d in docs:
         d["apiVersion"] = claim["apiVersion"]
+    out = with_status(docs, PAYMENTS_ACCOUNT)
     if not ready:
         out[0]["status"]["conditions"][0]["status"] = "False"
     return out
@@ -442,32 +442,18 @@ def test_a_tenant_that_is_not_ready_gets_no_in_cluster_objects() -> None:
 def test_a_tenant_in_another_namespace_is_refused_even_if_handed_over() -> None:
     from plinth.api.app import AppSpec
     from plinth.api.catalog import APP
-    from plinth.api.platform import PlatformConfig
     from plinth.compose.app import compose
-    from plinth.composition import Claim, Observed, Required
-    from plinth.flavor import FLAVORS, Flavor
+    from plinth.composition import Observed, Required
+    from plinth.tenancy import Refused
 
     claim = load("app-full.yaml", "v2")
     foreign = tenant_for(claim)
     foreign[0]["metadata"]["namespace"] = "elsewhere"
-    platform = next(iter(read_path(str(EXAMPLES / "platform.yaml")))).body["data"]
-    c = Claim(
-        api=APP,
-        flavor=FLAVORS[Flavor.V2],
-        name="api",
-        namespace="search",
-        xr_name="api",
-        platform=PlatformConfig.model_validate(platform),
-    )
-    out = compose(
-        c, AppSpec.model_validate(claim["spec"]), Observed.of({}), Required({"tenant": foreign})
-    )
-    assert "not in this namespace" in out.status["message"], out.status
-    assert {b["kind"] for b in out.resources.values()} <= {
-        "Repository",
-        "BranchProtection",
-        "ActionsVariable",
-    }
+    c = make_claim(APP, "api", "search")
+    with pytest.raises(Refused, match="handed over from namespace 'elsewhere'"):
+        compose(
+            c, AppSpec.model_validate(claim["spec"]), Observed.of({}), Required({"tenant": foreign})
+        )
 
 
 def test_an_account_claim_tenant_gives_region_network_and_provider_config() -> None:

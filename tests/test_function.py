@@ -128,17 +128,16 @@ def test_app_requires_its_tenant_in_its_own_namespace() -> None:
     assert (sel.kind, sel.match_name, sel.namespace) == ("TenantClaim", "payments", "payments")
 
 
-@pytest.mark.parametrize(
-    ("tenants", "expect"),
-    [
-        ([], "does not exist yet"),
-        (
-            [{**TENANT, "metadata": {"name": "payments", "namespace": "other"}}],
-            "not in this namespace",
-        ),
-    ],
-    ids=["missing", "other-namespace"],
-)
+def test_app_refuses_a_tenant_of_another_namespace_keeping_what_exists() -> None:
+    # A Fatal result: Crossplane applies nothing and deletes nothing until the claim is fixed.
+    foreign = {**TENANT, "metadata": {"name": "payments", "namespace": "other"}}
+    rsp = run_function(_req(APP, required={"platform": [PLATFORM], "tenant": [foreign]}))
+    (message,) = _fatal(rsp)
+    assert "handed over from namespace 'other'" in message
+    assert not rsp.desired.resources
+
+
+@pytest.mark.parametrize(("tenants", "expect"), [([], "does not exist yet")], ids=["missing"])
 def test_app_waits_for_its_tenant_without_dropping_what_exists(tenants, expect) -> None:  # type: ignore[no-untyped-def]
     full = render(to_composite(APP), extra_resources=[PLATFORM, TENANT])
     observed = [

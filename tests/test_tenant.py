@@ -11,14 +11,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import EXAMPLES, assert_unique_names, assert_valid, platform_docs, render_claim
+from claim_fixtures import legacy_provider_config
+from conftest import (
+    EXAMPLES,
+    assert_unique_names,
+    assert_valid,
+    make_claim,
+    platform_docs,
+    render_claim,
+)
 from plinth.api.catalog import TENANT
 from plinth.api.platform import PlatformConfig
 from plinth.api.tenant import TenantSpec
 from plinth.compose.tenant import compose
-from plinth.composition import Claim, Observed, Required
+from plinth.composition import Observed, Required
 from plinth.flavor import FLAVORS, Flavor
 from plinth.render import Rendered, render, to_composite
+from plinth.tenancy import Refused
 from plinth.validate import Validator
 from plinth.yamlio import read_path
 
@@ -31,17 +40,19 @@ ACCOUNT_ID = "210987654321"
 def account_for(claim: dict[str, Any]) -> list[dict[str, Any]]:
     """The AccountClaim a tenant names, as it reports itself once the account exists."""
     ref = claim["spec"]["account"].get("claimName")
+    namespace = claim["metadata"].get("namespace", "default")
+    legacy = claim["apiVersion"].startswith("claims.")
     if not ref:
-        return []
-    return [
-        {
-            "apiVersion": claim["apiVersion"],
-            "kind": "AccountClaim",
-            "metadata": {"name": ref, "namespace": claim["metadata"].get("namespace", "default")},
-            "spec": {"team": claim["spec"]["team"], "environment": "dev", "email": "a@b.co"},
-            "status": {"accountId": ACCOUNT_ID, "providerConfig": ref},
-        }
-    ]
+        pc = claim["spec"]["account"]["providerConfig"]
+        return [legacy_provider_config(pc, namespace)] if legacy else []
+    account = {
+        "apiVersion": claim["apiVersion"],
+        "kind": "AccountClaim",
+        "metadata": {"name": ref, "namespace": namespace},
+        "spec": {"environment": "dev", "email": "a@b.co"},
+        "status": {"accountId": ACCOUNT_ID, "providerConfig": ref},
+    }
+    return [account, legacy_provider_config(ref, namespace)] if legacy else [account]
 
 
 def load(name: str, flavor: str) -> dict[str, Any]:
@@ -452,6 +463,7 @@ def test_bad_claims_are_rejected_by_the_xrd_with_a_clear_message(
 
 def test_good_names_at_the_limits_are_accepted(validator: Validator) -> None:
     claim = _with(team="a" * 30, environments=_envs("b" * 32))
+    claim["metadata"]["namespace"] = "a" * 30  # a claim acts for the team of its namespace
     assert not validator.validate_body(claim, "claim")
     TenantSpec.model_validate(claim["spec"])
     r = render_tenant(claim, extra=[])
@@ -476,14 +488,7 @@ def _claim_of(spec: dict[str, Any], flavor: str) -> dict[str, Any]:
 
 
 def _planned(claim: dict[str, Any], observed: list[dict[str, Any]], flavor: str) -> set[str]:
-    c = Claim(
-        api=TENANT,
-        flavor=FLAVORS[Flavor(flavor)],
-        name="team",
-        namespace="team",
-        xr_name="team",
-        platform=PLATFORM,
-    )
+    c = make_claim(TENANT, "team", "team", flavor, PLATFORM)
     bodies = {r["metadata"]["annotations"][CRN]: r for r in observed}
     out = compose(
         c,
@@ -519,7 +524,7 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
     levels = draw(st.lists(st.sampled_from(["admin", "edit", "view"]), max_size=3, unique=True))
     spec["members"] = [{"role": lvl, "permissionSet": f"P{lvl}"} for lvl in levels]
     if draw(st.booleans()):
-        spec["certificate"] = {"domain": "team.example.com"}
+        spec["certificate"] = {"domain": "team.apps.example.com"}
     if draw(st.booleans()):
         spec["egress"] = [{"cidr": "10.1.0.0/16", "ports": [443]}]
     return spec
@@ -558,19 +563,14 @@ def test_an_account_from_another_namespace_is_refused_even_if_handed_over() -> N
     claim = load("tenant.yaml", "v2")
     foreign = account_for(claim)
     foreign[0]["metadata"]["namespace"] = "elsewhere"
-    c = Claim(
-        api=TENANT,
-        flavor=FLAVORS[Flavor.V2],
-        name="payments",
-        namespace="payments",
-        xr_name="payments",
-        platform=PLATFORM,
-    )
-    out = compose(
-        c, TenantSpec.model_validate(claim["spec"]), Observed.of({}), Required({"account": foreign})
-    )
-    assert "not in this namespace" in out.status["message"]
-    assert not any(b["kind"] == "Role" for b in out.resources.values())
+    c = make_claim(TENANT, "payments", "payments", Flavor.V2, PLATFORM)
+    with pytest.raises(Refused, match="handed over from namespace 'elsewhere'"):
+        compose(
+            c,
+            TenantSpec.model_validate(claim["spec"]),
+            Observed.of({}),
+            Required({"account": foreign}),
+        )
 
 
 # --- plinth access ---------------------------------------------------------------------------

@@ -72,17 +72,37 @@ def _read_claims(paths: tuple[str, ...], filename: str | None) -> list[Document]
     return claims
 
 
+def claim_repo_namespace(source: str) -> str | None:
+    """The namespace of a claim file under `teams/<team>/` in a claim repository: the
+    ApplicationSet (gitops/claims) syncs each team's folder into the namespace of that name."""
+    parts = Path(source.split("#", 1)[0]).parts
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "teams" and i + 2 < len(parts):
+            return parts[i + 1]
+    return None
+
+
+def _placed(doc: Document) -> Document:
+    """`doc` with the namespace it is applied in, where the file leaves it out."""
+    namespace = claim_repo_namespace(doc.source)
+    meta = doc.body.get("metadata") or {}
+    if namespace is None or meta.get("namespace") or not find_claim_api(doc.api_version, doc.kind):
+        return doc
+    return Document({**doc.body, "metadata": {**meta, "namespace": namespace}}, doc.source)
+
+
 def _default_required(claim_source: str) -> list[Document]:
-    """Without --required-resources: the claims beside this one (its tenant, its account) and
+    """Without --required-resources: the claims beside this one (its tenant, its account, the
+    legacy ProviderConfigs their accounts act through) and
     the platform EnvironmentConfig from the nearest `platform.yaml` here or in a parent directory
     (so examples/legacy/ and a claim repository's teams/<team>/ share one platform file)."""
     path = Path(claim_source.split("#", 1)[0])
     if claim_source.startswith("<stdin>") or not path.parent.is_dir():
         return []
     found = [
-        d
+        _placed(d)
         for d in read_path(str(path.parent))
-        if d.kind in ("EnvironmentConfig", "TenantClaim", "AccountClaim")
+        if d.kind in ("EnvironmentConfig", "TenantClaim", "AccountClaim", "ProviderConfig")
     ]
     if any(d.kind == "EnvironmentConfig" for d in found):
         return found
@@ -108,7 +128,7 @@ def render_claim(
     claim_issues = Validator(CrdStore(Path("."))).validate_body(doc.body, doc.source)
     if claim_issues:
         raise InvalidClaim(claim_issues)
-    xr = to_composite(doc.body)
+    xr = to_composite(_placed(doc).body)
     extra = required if required is not None else _default_required(doc.source)
     call = grpc_call(endpoint, tls_certs_dir=tls_certs_dir, timeout=timeout) if endpoint else None
     return render(
@@ -252,7 +272,7 @@ def render_cmd(
 
         def with_required(doc: Document) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             found = required if required is not None else _default_required(doc.source)
-            return doc.body, [r.body for r in found]
+            return _placed(doc).body, [r.body for r in found]
 
         try:
             text = render_claims(

@@ -21,6 +21,7 @@ from plinth.api.catalog import ClaimApi
 from plinth.api.platform import PlatformConfig
 from plinth.flavor import FlavorInfo
 from plinth.naming import DNS_LABEL_MAX, dns_label
+from plinth.tenancy import Team
 
 Body = dict[str, Any]
 
@@ -70,7 +71,7 @@ class Claim:
 
     For v2 the composite *is* the claim. For legacy, `name` and `namespace` are the claim's
     (from the labels Crossplane puts on the composite), so names and labels are the same in
-    both flavors.
+    both flavors. `team` is derived from the namespace (plinth.tenancy), never from the spec.
     """
 
     api: ClaimApi
@@ -79,16 +80,25 @@ class Claim:
     namespace: str
     xr_name: str
     platform: PlatformConfig
+    team: Team
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def resource_name(self, *parts: str, max_len: int = DNS_LABEL_MAX) -> str:
         """The metadata.name of a composed resource: unique per claim, stable, a DNS label.
 
-        Legacy managed resources are cluster-scoped, so their names also carry the claim's
-        namespace; v2 ones live in the claim's namespace already.
+        Legacy managed resources are cluster-scoped, so their names begin with the claim's
+        team (unique across teams, see plinth.tenancy); v2 ones live in the claim's namespace.
         """
-        prefix = (self.name,) if self.flavor.namespaced else (self.namespace, self.name)
+        prefix = (self.name,) if self.flavor.namespaced else (self.team.name, self.name)
         return dns_label(*prefix, *parts, max_len=max_len)
+
+    def shared_name(self, *parts: str, max_len: int = DNS_LABEL_MAX) -> str:
+        """A name in a place every team shares (the argocd namespace, a platform account, a
+        GitHub organization): `<team>-...`, so it never equals another team's. A first part
+        that already is the team's (`payments-api` of team payments) is not prefixed twice."""
+        if parts and self.team.owns_name(parts[0]):
+            return dns_label(*parts, max_len=max_len)
+        return dns_label(self.team.name, *parts, max_len=max_len)
 
 
 class Observed:

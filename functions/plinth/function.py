@@ -39,6 +39,7 @@ from plinth.composition import (
 from plinth.flavor import FLAVORS, Flavor
 from plinth.readiness import READY_WHEN_OBSERVED_KINDS
 from plinth.structs import StructEncoder, struct_ready, struct_to_py
+from plinth.tenancy import Refused, check_declared_team, team_of
 
 log = logging.getLogger("plinth")
 
@@ -75,10 +76,13 @@ def claim_identity(xr: Body, flavor: Flavor) -> tuple[str, str]:
     meta = xr.get("metadata") or {}
     if flavor is Flavor.V2:
         return meta.get("name", ""), meta.get("namespace", "")
+    # Crossplane writes both spec.claimRef and these labels from the claim itself; the claim's
+    # namespace is the tenancy boundary, so take it from what only Crossplane writes.
+    ref = (xr.get("spec") or {}).get("claimRef") or {}
     labels = meta.get("labels") or {}
     return (
-        labels.get("crossplane.io/claim-name") or meta.get("name", ""),
-        labels.get("crossplane.io/claim-namespace", ""),
+        ref.get("name") or labels.get("crossplane.io/claim-name") or meta.get("name", ""),
+        ref.get("namespace") or labels.get("crossplane.io/claim-namespace", ""),
     )
 
 
@@ -148,24 +152,31 @@ def evaluate(
         # First call of the pipeline: ask Crossplane for the platform facts, then run again.
         return Outcome(requirements=requirements)
     platform = parse_platform(settings.platform_config, required[PLATFORM_REQUIREMENT])
-    claim = Claim(
-        api=api,
-        flavor=FLAVORS[flavor],
-        name=name,
-        namespace=namespace,
-        xr_name=(xr.get("metadata") or {}).get("name", ""),
-        platform=platform,
-        tags=getattr(spec, "tags", None) or {},
-    )
-    extra = REQUIREMENTS.get(api.noun)
-    if extra is not None:
-        # A requirement may depend on what an earlier one returned (an app's tenant names
-        # its account), so Crossplane calls again until every requirement is resolved.
-        requirements.update(extra(claim, spec, Required(required)))
-        if any(n not in required for n in requirements):
-            return Outcome(requirements=requirements)
     try:
+        # The namespace is the tenancy boundary: the team, and with it every name in a shared
+        # place, is derived from it (plinth.tenancy), never taken from the spec.
+        team = team_of(platform, namespace)
+        check_declared_team(platform, team, getattr(spec, "team", None))
+        claim = Claim(
+            api=api,
+            flavor=FLAVORS[flavor],
+            name=name,
+            namespace=namespace,
+            xr_name=(xr.get("metadata") or {}).get("name", ""),
+            platform=platform,
+            team=team,
+            tags=getattr(spec, "tags", None) or {},
+        )
+        extra = REQUIREMENTS.get(api.noun)
+        if extra is not None:
+            # A requirement may depend on what an earlier one returned (an app's tenant names
+            # its account), so Crossplane calls again until every requirement is resolved.
+            requirements.update(extra(claim, spec, Required(required)))
+            if any(n not in required for n in requirements):
+                return Outcome(requirements=requirements)
         composition = COMPOSERS[api.noun](claim, spec, observed, Required(required))
+    except Refused as e:
+        raise Fatal(f"{api.kind} {namespace}/{name} refused: {e}") from None
     except PlatformIncomplete as e:
         raise Fatal(
             f"the platform EnvironmentConfig {settings.platform_config!r} lacks {e} "

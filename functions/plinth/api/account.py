@@ -249,7 +249,11 @@ class AccountSpec(ApiModel):
         pattern=r"^[^\s@]+@[^\s@]+\.[^\s@]+$",
         description="Root email address of the account; must be unique across AWS.",
     )
-    team: DnsLabel = Field(description="The owning team.")
+    team: DnsLabel | None = Field(
+        default=None,
+        description="The owning team. Optional: a claim acts for the team of its management "
+        "namespace (docs/security.md), and a different team here is refused.",
+    )
     environment: Environment = Field(
         description="dev, staging or prod. Dev and prod never share an account."
     )

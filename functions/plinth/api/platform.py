@@ -8,11 +8,20 @@ describe an AWS Organization; the composer that needs a missing section says so.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from plinth.api.base import ApiModel, AwsAccountId, AwsRegion, Cidr, Environment
+from plinth.api.base import (
+    ApiModel,
+    AwsAccountId,
+    AwsRegion,
+    Cidr,
+    DnsLabel,
+    Environment,
+    TeamName,
+)
 
 DEFAULT_PLATFORM_CONFIG_NAME = "plinth-platform"
 
@@ -219,6 +228,57 @@ class ArgoCd(ApiModel):
     )
 
 
+Domain = Annotated[
+    str,
+    Field(
+        max_length=200,
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$",
+        description="A DNS domain, for example payments.example.com.",
+    ),
+]
+
+
+def within(host: str, domain: str) -> bool:
+    """True when `host` is `domain` or a name under it."""
+    return host == domain or host.endswith("." + domain)
+
+
+class Team(ApiModel):
+    """A team the platform knows by name, and the management namespace its claims live in.
+
+    Teams not listed here are still served: the team of a management namespace whose name has
+    no '-' is the namespace itself. List a team to give it a name that differs from its
+    namespace (or a name with '-'), domains of its own, or networks on the transit gateway.
+    """
+
+    name: TeamName = Field(
+        description="Team name: prefixes its namespaces on the clusters and the names of its "
+        "AWS and GitHub resources."
+    )
+    namespace: DnsLabel | None = Field(
+        default=None,
+        description="Management namespace whose claims act for this team; defaults to `name`. "
+        "Only the platform may write this file, and Kubernetes RBAC lets a team write claims "
+        "only in its own namespace: that is what ties a claim to its team.",
+    )
+    domains: list[Domain] = Field(
+        default_factory=list,
+        max_length=20,
+        description="DNS domains the team's app hosts and certificates may use, besides "
+        "`<team>.<domain>` under the platform's base domain.",
+    )
+    networks: list[Cidr] = Field(
+        default_factory=list,
+        max_length=20,
+        description="IPv4 ranges the team's accounts may use for VPCs on the shared transit "
+        "gateway; an AccountClaim that attaches must use a CIDR inside one of them.",
+    )
+
+    @property
+    def management_namespace(self) -> str:
+        return self.namespace or self.name
+
+
 class PlatformConfig(ApiModel):
     """The `data` of the platform EnvironmentConfig."""
 
@@ -245,6 +305,11 @@ class PlatformConfig(ApiModel):
         pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$",
         description="Base DNS domain; app hosts default to <app>.<env>.<domain>.",
     )
+    teams: list[Team] = Field(
+        default_factory=list,
+        description="Teams and their management namespaces (see docs/security.md). Team names "
+        "are prefix-free: no team's name followed by '-' begins another's.",
+    )
     reserved_namespaces: list[str] = Field(
         default_factory=lambda: list(DEFAULT_RESERVED_NAMESPACES),
         description="Namespaces no tenant may claim.",
@@ -260,6 +325,50 @@ class PlatformConfig(ApiModel):
             if c.name in seen:
                 raise ValueError(f"clusters: cluster {c.name!r} is listed twice")
             seen.add(c.name)
+        return self
+
+    @model_validator(mode="after")
+    def _teams(self) -> PlatformConfig:
+        # Every name Plinth derives in a shared place begins with `<team>` then '-' or nothing;
+        # these rules are what makes two teams' names differ by construction.
+        names = [t.name for t in self.teams]
+        namespaces = [t.management_namespace for t in self.teams]
+        for what, values in (("name", names), ("namespace", namespaces)):
+            dupes = sorted({v for v in values if values.count(v) > 1})
+            if dupes:
+                raise ValueError(f"teams: {what} {', '.join(dupes)} is listed twice")
+        for a in names:
+            for b in names:
+                if b.startswith(a + "-"):
+                    raise ValueError(
+                        f"teams: {b!r} begins with team {a!r} and '-', so their derived names "
+                        f"could collide ({a}-x); choose team names that do not extend another"
+                    )
+        owners: list[tuple[str, str]] = []
+        for t in self.teams:
+            for d in t.domains:
+                if self.domain and (within(d, self.domain) or within(self.domain, d)):
+                    raise ValueError(
+                        f"teams: {t.name}: domain {d!r} overlaps the platform domain "
+                        f"{self.domain!r}, whose subdomains belong to teams by name "
+                        "(<team>.<domain>)"
+                    )
+                for other, od in owners:
+                    if other != t.name and (within(d, od) or within(od, d)):
+                        raise ValueError(
+                            f"teams: domain {d!r} of {t.name} overlaps {od!r} of {other}"
+                        )
+                owners.append((t.name, d))
+        nets: list[tuple[str, ipaddress.IPv4Network]] = []
+        for t in self.teams:
+            for cidr in t.networks:
+                net = ipaddress.IPv4Network(cidr, strict=False)
+                for other, onet in nets:
+                    if other != t.name and net.overlaps(onet):
+                        raise ValueError(
+                            f"teams: network {cidr} of {t.name} overlaps {onet} of {other}"
+                        )
+                nets.append((t.name, net))
         return self
 
     def clusters_for(self, env: Environment) -> list[Cluster]:

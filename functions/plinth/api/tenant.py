@@ -196,13 +196,14 @@ class TenantSpec(ApiModel):
         "json_schema_extra": {
             "x-kubernetes-validations": [
                 {
-                    "rule": f"!(self.team in {_RESERVED_CEL}) && !self.team.startsWith('kube-')",
+                    "rule": f"!has(self.team) || (!(self.team in {_RESERVED_CEL}) "
+                    "&& !self.team.startsWith('kube-'))",
                     "message": "team collides with a reserved namespace (kube-*, default, or a "
                     "platform namespace): choose another team name",
                 },
                 {
-                    "rule": "self.environments.all(e, !has(e.namespaces) || e.namespaces.all(n, "
-                    f"!((self.team + '-' + n) in {_RESERVED_CEL})))",
+                    "rule": "!has(self.team) || self.environments.all(e, !has(e.namespaces) || "
+                    f"e.namespaces.all(n, !((self.team + '-' + n) in {_RESERVED_CEL})))",
                     "message": "a namespace <team>-<suffix> collides with a reserved namespace "
                     "(kube-*, default, or a platform namespace)",
                 },
@@ -210,8 +211,11 @@ class TenantSpec(ApiModel):
         }
     }
 
-    team: TeamName = Field(
-        description="Team name: lower case, at most 30 characters; prefixes every namespace.",
+    team: TeamName | None = Field(
+        default=None,
+        description="The team this tenant is for. Optional: a claim acts for the team of its "
+        "management namespace (docs/security.md), and a different team here is refused. The "
+        "team prefixes every namespace.",
         json_schema_extra={
             "x-kubernetes-validations": [
                 {
@@ -273,17 +277,19 @@ class TenantSpec(ApiModel):
     @model_validator(mode="after")
     def _not_reserved(self) -> TenantSpec:
         # The XRD's CEL rules say the same; this catches claims that bypass the API server.
-        for i in range(len(self.environments)):
-            for ns in namespace_names(self, i):
+        # Without spec.team the composer checks the derived team's namespaces instead.
+        if self.team is None:
+            return self
+        for env in self.environments:
+            for ns in namespace_names(self.team, env):
                 if ns in DEFAULT_RESERVED_NAMESPACES or ns.startswith("kube-"):
                     raise ValueError(f"namespace {ns!r} is reserved")
         return self
 
 
-def namespace_names(spec: TenantSpec, env_index: int) -> list[str]:
+def namespace_names(team: str, env: TenantEnvironment) -> list[str]:
     """The namespaces of one environment: <team>-<suffix>, or <team> alone."""
-    env = spec.environments[env_index]
-    return [f"{spec.team}-{s}" for s in env.namespaces] or [spec.team]
+    return [f"{team}-{s}" for s in env.namespaces] or [team]
 
 
 class TenantNamespace(ApiModel):

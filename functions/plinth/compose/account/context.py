@@ -45,7 +45,7 @@ class Context:
             spec=spec,
             region=spec.region or claim.platform.default_region,
             account_id=account_id,
-            labels=claim_labels(claim, team=spec.team, environment=spec.environment.value),
+            labels=claim_labels(claim, team=claim.team.name, environment=spec.environment.value),
         )
 
     @property

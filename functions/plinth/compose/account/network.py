@@ -9,6 +9,7 @@ from plinth.builders import aws
 from plinth.compose.account.cidrs import DEFAULT_VPC_CIDR, ZONE_LETTERS, layout
 from plinth.compose.account.context import Context, Planned
 from plinth.composition import Body, PlatformIncomplete
+from plinth.tenancy import check_network
 
 VPC = "vpc"
 INTERNET_GATEWAY = "internet-gateway"
@@ -168,6 +169,9 @@ def _transit_gateway(ctx: Context, b: _Builder, zones: str) -> None:
             f"a transit gateway in {ctx.region} (data.transitGateway is in {tgw.region}; "
             "an account attaches only in the transit gateway's region)"
         )
+    # Every team's VPCs route through the one gateway: a range another team uses (or a more
+    # specific one inside it) would take that team's traffic.
+    check_network(ctx.platform, ctx.claim.team, vpc_cidr(ctx), "network.cidr")
     b.add(
         TGW_ATTACHMENT,
         "ec2",

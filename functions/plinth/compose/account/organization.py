@@ -19,7 +19,9 @@ def build(ctx: Context) -> list[Planned]:
     )
     if ou is None:
         raise PlatformIncomplete(f"data.organization.organizationalUnits.{spec.environment.value}")
-    display = spec.account_name or aws_name("organizations.Account", spec.team, spec.environment)
+    display = spec.account_name or aws_name(
+        "organizations.Account", ctx.claim.team.name, spec.environment
+    )
     body = aws.resource(
         ctx.claim,
         "organizations",

@@ -14,9 +14,10 @@ from typing import Any
 
 from plinth.api.app import AppSpec
 from plinth.api.base import ApiModel
-from plinth.api.catalog import ACCOUNT, TENANT
+from plinth.api.catalog import TENANT
 from plinth.api.tenant import TenantSpec
-from plinth.builders.common import ProviderConfigRef
+from plinth.compose import accounts
+from plinth.compose.accounts import Network
 from plinth.compose.app import (
     buckets,
     caches,
@@ -31,7 +32,7 @@ from plinth.compose.app import (
     queues,
     repository,
 )
-from plinth.compose.app.context import Account, Context, Network, placements_for
+from plinth.compose.app.context import Context, placements_for
 from plinth.composition import (
     Claim,
     Composition,
@@ -41,18 +42,31 @@ from plinth.composition import (
     condition_of,
     user_spec,
 )
+from plinth.tenancy import Refused, check_host, check_name
 
 TENANT_REQUIREMENT = "tenant"
-ACCOUNT_REQUIREMENT = "account"
-
-
-def _same_namespace(claim: Claim, body: dict[str, Any]) -> bool:
-    return (body.get("metadata") or {}).get("namespace") == claim.namespace
 
 
 def _tenant_body(claim: Claim, required: Required) -> dict[str, Any] | None:
     found = required.get(TENANT_REQUIREMENT)
-    return found[0] if found and _same_namespace(claim, found[0]) else None
+    if not found:
+        return None
+    namespace = (found[0].get("metadata") or {}).get("namespace")
+    if namespace != claim.namespace:
+        raise Refused(
+            f"TenantClaim {(found[0].get('metadata') or {}).get('name')!r} handed over from "
+            f"namespace {namespace!r}: an app may only use the tenant of its own namespace"
+        )
+    return found[0]
+
+
+def _tenant_spec(body: dict[str, Any] | None) -> TenantSpec | None:
+    if body is None:
+        return None
+    try:
+        return TenantSpec.model_validate(user_spec(body))
+    except ValueError:
+        return None
 
 
 def requirements(claim: Claim, spec: ApiModel, required: Required) -> dict[str, Requirement]:
@@ -65,68 +79,39 @@ def requirements(claim: Claim, spec: ApiModel, required: Required) -> dict[str, 
             namespace=claim.namespace,
         )
     }
-    tenant = _tenant_body(claim, required)
-    account = ((tenant or {}).get("spec") or {}).get("account") or {}
-    if isinstance(account, dict) and isinstance(account.get("claimName"), str):
+    tenant = _tenant_spec(_tenant_body(claim, required))
+    if tenant is not None:
         # The account's region, VPC and subnets are in the AccountClaim's status.
-        out[ACCOUNT_REQUIREMENT] = Requirement(
-            api_version=ACCOUNT.api_version(claim.flavor.flavor),
-            kind=ACCOUNT.kind,
-            name=account["claimName"],
-            namespace=claim.namespace,
-        )
+        out.update(accounts.requirements(claim, tenant.account, required))
     return out
 
 
 def _resolve_tenant(ctx: Context, required: Required) -> None:
     where = f"TenantClaim {ctx.spec.tenant!r} in namespace {ctx.claim.namespace!r}"
-    found = required.get(TENANT_REQUIREMENT)
-    if not found:
+    body = _tenant_body(ctx.claim, required)
+    if body is None:
         ctx.tenant_wait = f"waiting for {where}: it does not exist yet"
         return
-    body: dict[str, Any] = found[0]
-    if not _same_namespace(ctx.claim, body):
-        ctx.tenant_wait = (
-            f"{where} is not in this namespace; an app may only use its own namespace's tenant"
-        )
-        return
-    try:
-        ctx.tenant = TenantSpec.model_validate(user_spec(body))
-    except ValueError:
+    ctx.tenant = _tenant_spec(body)
+    if ctx.tenant is None:
         ctx.tenant_wait = f"waiting for {where}: its spec is not valid"
         return
     ready = condition_of(body, "Ready")
     ctx.tenant_ready = ready is not None and ready.get("status") == "True"
     if not ctx.tenant_ready:
         ctx.tenant_wait = f"waiting for {where} to become Ready (its namespaces and AppProject)"
-    status = body.get("status") or {}
     ref = ctx.tenant.account
-    region = ctx.claim.platform.default_region
-    if ref.account_id is not None:
-        assert ref.provider_config is not None
-        ctx.account = Account(
-            ref.account_id, ProviderConfigRef(ref.provider_config, kind="ProviderConfig"), region
+    account = accounts.resolve(ctx.claim, ref, required)
+    if isinstance(account, str):
+        ctx.account_wait = (
+            f"waiting for the tenant's AccountClaim {ref.claim_name!r} to report its account "
+            "id and ProviderConfig"
+            if ref.claim_name
+            else account
         )
-    else:
-        accounts = required.get(ACCOUNT_REQUIREMENT) or []
-        account = accounts[0] if accounts and _same_namespace(ctx.claim, accounts[0]) else {}
-        astatus = account.get("status") or {}
-        account_id = status.get("accountId") or astatus.get("accountId")
-        pc = ref.provider_config or astatus.get("providerConfig")
-        if not account_id or not pc:
-            ctx.account_wait = (
-                f"waiting for the tenant's AccountClaim {ref.claim_name!r} to report its account "
-                "id and ProviderConfig"
-            )
-            return
-        ctx.account = Account(
-            str(account_id),
-            ProviderConfigRef(str(pc), kind="ProviderConfig"),
-            str(astatus.get("region") or region),
-        )
-        subnets = (astatus.get("subnetIds") or {}).get("private") or []
-        if astatus.get("vpcId") and subnets:
-            ctx.network = Network(str(astatus["vpcId"]), tuple(str(s) for s in subnets))
+        return
+    ctx.account = account
+    ctx.network = account.network
     if ctx.spec.network is not None:
         ctx.network = Network(ctx.spec.network.vpc_id, tuple(ctx.spec.network.subnet_ids))
     if ctx.network is None:
@@ -139,9 +124,26 @@ def _resolve_tenant(ctx: Context, required: Required) -> None:
         )
 
 
+def _check_ownership(claim: Claim, spec: AppSpec) -> None:
+    """Hosts land on shared ingress controllers and templates are read with the platform's
+    GitHub credentials: both must be the team's own (Refused names the owner)."""
+    for env in spec.environments:
+        if env.host:
+            check_host(claim.platform, claim.team, env.host, f"environments[{env.name.value}].host")
+    gh = claim.platform.github
+    template = spec.repository.template
+    if gh is None or template is None:
+        return
+    owner, name = template.split("/", 1)
+    platform_template = ((gh.template_owner or gh.owner).lower(), gh.template_repository)
+    if (owner.lower(), name) != platform_template and owner.lower() == gh.owner.lower():
+        check_name(claim.platform, claim.team, name, "repository.template")
+
+
 def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required) -> Composition:
     assert isinstance(spec, AppSpec)
     out = Composition(claim)
+    _check_ownership(claim, spec)
     ctx = Context(claim=claim, spec=spec, observed=observed, out=out)
     _resolve_tenant(ctx, required)
     if not ctx.account_wait and ctx.account is None:

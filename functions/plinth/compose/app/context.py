@@ -20,23 +20,10 @@ from plinth.api.platform import Cluster
 from plinth.api.tenant import TenantSpec, namespace_names
 from plinth.builders import aws
 from plinth.builders import kubernetes as k8s
-from plinth.builders.common import ProviderConfigRef
+from plinth.compose.accounts import Account, Network
 from plinth.composition import Claim, Composition, Observed
 from plinth.labels import aws_tags, claim_labels
 from plinth.naming import aws_name
-
-
-@dataclass(frozen=True)
-class Account:
-    id: str
-    provider_config: ProviderConfigRef
-    region: str
-
-
-@dataclass(frozen=True)
-class Network:
-    vpc_id: str
-    subnet_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -76,15 +63,14 @@ class Context:
 
     @property
     def team(self) -> str:
-        return self.tenant.team if self.tenant else self.spec.tenant
+        """The team of the claim's namespace (plinth.tenancy), which is also its tenant's."""
+        return self.claim.team.name
 
     @property
     def repo_name(self) -> str:
-        """`<team>-<app>`: the names the tenant's AppProject admits (`<team>` and `<team>-*`)."""
-        app = self.claim.name
-        if app == self.team or app.startswith(f"{self.team}-"):
-            return app
-        return f"{self.team}-{app}"
+        """`<team>-<app>`: the names the tenant's AppProject admits (`<team>` and `<team>-*`),
+        and the stem of every name the app has in a shared place."""
+        return self.claim.shared_name(self.claim.name)
 
     def aws(self, resource: str, *parts: str, suffix: str = "") -> str:
         return aws_name(resource, self.repo_name, *parts, suffix=suffix)
@@ -171,7 +157,7 @@ def placements_for(
                 "TenantClaim first"
             )
             continue
-        namespaces = namespace_names(tenant, index)
+        namespaces = namespace_names(claim.team.name, tenant.environments[index])
         namespace = env.namespace or namespaces[0]
         if namespace not in namespaces:
             out.warnings.append(

@@ -25,14 +25,17 @@ def crn(p: Placement) -> str:
 
 
 def application_name(ctx: Context, p: Placement) -> str:
-    return ctx.claim.resource_name(p.environment.value, p.cluster.name)
+    """`<team>-<app>-<env>-<cluster>`: Applications of every team share Argo CD's namespace."""
+    return ctx.claim.shared_name(ctx.claim.name, p.environment.value, p.cluster.name)
 
 
 def host(ctx: Context, p: Placement) -> str | None:
+    """The claim's host, else `<app>.<env>.<team>.<domain>`: inside the team's own subdomain,
+    so two teams' apps of the same name never share a host on the shared ingress."""
     if p.env.host:
         return p.env.host
     domain = ctx.claim.platform.domain
-    return f"{ctx.claim.name}.{p.environment.value}.{domain}" if domain else None
+    return f"{ctx.claim.name}.{p.environment.value}.{ctx.team}.{domain}" if domain else None
 
 
 def tls_secret(ctx: Context, hostname: str | None) -> str:

@@ -8,12 +8,9 @@ certificates.py, appproject.py and access.py (IAM roles, EKS access entries).
 
 from __future__ import annotations
 
-from typing import Any
-
 from plinth.api.base import ApiModel
-from plinth.api.catalog import ACCOUNT
 from plinth.api.tenant import MemberRole, TenantSpec, namespace_names
-from plinth.builders.common import ProviderConfigRef
+from plinth.compose import accounts
 from plinth.compose.tenant import (
     access,
     appproject,
@@ -23,59 +20,20 @@ from plinth.compose.tenant import (
     rbac,
 )
 from plinth.compose.tenant import namespaces as namespaces_
-from plinth.compose.tenant.context import Account, Context, Placement
+from plinth.compose.tenant.context import Context, Placement
 from plinth.composition import Claim, Composition, Observed, Required, Requirement
-
-ACCOUNT_REQUIREMENT = "account"
-
-
-def namespaces_of(spec: TenantSpec, env_index: int) -> list[str]:
-    """The tenant's namespaces in one environment (the AppClaim composer uses them too)."""
-    return namespace_names(spec, env_index)
+from plinth.tenancy import check_host
 
 
 def requirements(claim: Claim, spec: ApiModel, required: Required) -> dict[str, Requirement]:
     assert isinstance(spec, TenantSpec)
-    if spec.account.claim_name is None:
-        return {}
-    return {
-        ACCOUNT_REQUIREMENT: Requirement(
-            api_version=ACCOUNT.api_version(claim.flavor.flavor),
-            kind=ACCOUNT.kind,
-            name=spec.account.claim_name,
-            namespace=claim.namespace,
-        )
-    }
-
-
-def _account(claim: Claim, spec: TenantSpec, required: Required) -> Account | str:
-    """The team's account, or why it is not known yet."""
-    ref = spec.account
-    if ref.account_id is not None:
-        assert ref.provider_config is not None  # the model and the XRD require it
-        return Account(
-            ref.account_id, ProviderConfigRef(ref.provider_config, kind="ProviderConfig")
-        )
-    where = f"AccountClaim {ref.claim_name!r} in namespace {claim.namespace!r}"
-    found = required.get(ACCOUNT_REQUIREMENT)
-    if not found:
-        return f"waiting for {where}: it does not exist yet"
-    body: dict[str, Any] = found[0]
-    if (body.get("metadata") or {}).get("namespace") != claim.namespace:
-        return (
-            f"{where} is not in this namespace; a tenant may only use its own namespace's account"
-        )
-    status = body.get("status") or {}
-    account_id, pc = status.get("accountId"), ref.provider_config or status.get("providerConfig")
-    if not account_id or not pc:
-        return f"waiting for {where} to report its account id and ProviderConfig"
-    return Account(str(account_id), ProviderConfigRef(str(pc), kind="ProviderConfig"))
+    return accounts.requirements(claim, spec.account, required)
 
 
 def _shared_account_warning(claim: Claim, spec: TenantSpec, required: Required) -> str | None:
     """Dev and prod never share an account: say so when a tenant's environments outgrow the
     environment its AccountClaim was vended for."""
-    found = required.get(ACCOUNT_REQUIREMENT) or []
+    found = required.get(accounts.ACCOUNT_REQUIREMENT) or []
     if spec.account.claim_name is None or not found:
         return None
     vended_for = ((found[0].get("spec") or {}).get("environment")) or ""
@@ -92,7 +50,7 @@ def _shared_account_warning(claim: Claim, spec: TenantSpec, required: Required) 
 def _placements(claim: Claim, spec: TenantSpec, out: Composition) -> list[Placement]:
     platform = claim.platform
     placements = []
-    for i, env in enumerate(spec.environments):
+    for env in spec.environments:
         clusters = platform.clusters_for(env.name)
         if env.clusters:
             known = {c.name for c in clusters}
@@ -106,7 +64,9 @@ def _placements(claim: Claim, spec: TenantSpec, out: Composition) -> list[Placem
         if not clusters:
             out.warnings.append(f"the platform has no cluster for environment {env.name.value}")
         for cluster in clusters:
-            placements.append(Placement(env.name, cluster, tuple(namespaces_of(spec, i))))
+            placements.append(
+                Placement(env.name, cluster, tuple(namespace_names(claim.team.name, env)))
+            )
     return placements
 
 
@@ -118,14 +78,16 @@ def _levels(spec: TenantSpec) -> tuple[MemberRole, ...]:
 def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required) -> Composition:
     assert isinstance(spec, TenantSpec)
     out = Composition(claim)
-    account = _account(claim, spec, required)
+    if spec.certificate is not None:
+        check_host(claim.platform, claim.team, spec.certificate.domain, "certificate.domain")
+    account = accounts.resolve(claim, spec.account, required)
     ctx = Context(
         claim=claim,
         spec=spec,
         observed=observed,
         out=out,
         placements=_placements(claim, spec, out),
-        account=account if isinstance(account, Account) else None,
+        account=account if isinstance(account, accounts.Account) else None,
         account_wait=account if isinstance(account, str) else None,
         levels=_levels(spec),
     )
@@ -134,7 +96,7 @@ def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required
     reserved = set(claim.platform.reserved_namespaces)
     for p in ctx.placements:
         for ns in p.namespaces:
-            if ns in reserved:
+            if ns in reserved or ns.startswith("kube-"):
                 # The platform reserves more than the XRD knows; keep what exists, add nothing.
                 reason = f"namespace {ns!r} is reserved by the platform; choose another name"
                 out.wait(namespaces_.namespace_crn(p, ns), reason)

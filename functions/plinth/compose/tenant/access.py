@@ -38,7 +38,7 @@ def association_crn(placement: Placement, level: MemberRole) -> str:
 
 
 def role_name(ctx: Context, level: MemberRole) -> str:
-    return aws_name("iam.Role", "plinth", ctx.spec.team, level.value)
+    return aws_name("iam.Role", "plinth", ctx.team, level.value)
 
 
 def trust_policy(ctx: Context, level: MemberRole, account_id: str) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def build(ctx: Context) -> None:
                         trust_policy(ctx, level, ctx.account.id), sort_keys=True
                     ),
                     "description": f"{level.value} access to the namespaces of tenant "
-                    f"{ctx.spec.team} on the shared EKS clusters",
+                    f"{ctx.team} on the shared EKS clusters",
                     "maxSessionDuration": 3600 * 4,
                     "tags": tags,
                 },
@@ -136,7 +136,7 @@ def build(ctx: Context) -> None:
                     for_provider={
                         "clusterName": p.cluster.name,
                         "principalArn": arns[level],
-                        "kubernetesGroups": [group_of(ctx.spec.team, level)],
+                        "kubernetesGroups": [group_of(ctx.team, level)],
                         "type": "STANDARD",
                         "tags": tags,
                     },
@@ -178,7 +178,7 @@ def commands(ctx: Context, placement: Placement, level: MemberRole, arn: str) ->
     cluster = placement.cluster
     if cluster.endpoint is None or cluster.certificate_authority_data is None:
         return []
-    context = f"{ctx.spec.team}-{level.value}@{cluster.name}"
+    context = f"{ctx.team}-{level.value}@{cluster.name}"
     token_args = ",".join(
         (
             "eks",

@@ -11,20 +11,54 @@ from plinth.builders import argocd
 from plinth.builders import kubernetes as k8s
 from plinth.compose.tenant.context import Context
 from plinth.compose.tenant.rbac import DEPLOYER
+from plinth.tenancy import Refused, check_name
 
 CRN = "appproject"
 
 
+GLOB = frozenset("*?[")
+
+
+def _in_organization(url: str, owner: str | None) -> str | None:
+    """The repository name when `url` points into the platform's GitHub organization."""
+    rest = url.split("://", 1)[1] if "://" in url else url.split("@", 1)[-1].replace(":", "/", 1)
+    rest = rest.split("@", 1)[-1].lower()
+    host, _, path = rest.partition("/")
+    host = host.split(":", 1)[0].removeprefix("www.")
+    parts = [p for p in path.split("/") if p]
+    if owner is None or host != "github.com" or not parts or parts[0] != owner.lower():
+        return None
+    return "/".join(parts[1:]).removesuffix(".git")
+
+
 def source_repos(ctx: Context) -> list[str]:
-    github = ctx.claim.platform.github
-    base = f"https://github.com/{github.owner}" if github else None
-    wanted = list(ctx.spec.repositories) or [ctx.spec.team, f"{ctx.spec.team}-*"]
+    """The tenant's repositories as Argo CD source globs. A team may name only its own
+    repositories (`<team>`, `<team>-*`) in the platform's organization, and repositories
+    elsewhere by exact URL: a glob there could admit another team's."""
+    platform = ctx.claim.platform
+    github = platform.github
+    owner = github.owner if github else None
+    wanted = list(ctx.spec.repositories) or [ctx.team, f"{ctx.team}-*"]
     out = []
     for repo in wanted:
         if "://" in repo or repo.startswith("git@"):
+            name = _in_organization(repo, owner)
+            if name is not None:
+                check_name(platform, ctx.claim.team, name, "repositories: repository")
+            elif GLOB & set(repo):
+                raise Refused(
+                    f"repositories: {repo!r}: a repository outside the platform's GitHub "
+                    "organization is named by its exact URL, not a glob"
+                )
             out.append(repo)
-        elif base:
-            out.append(f"{base}/{repo}.git")
+        elif "/" in repo:
+            raise Refused(
+                f"repositories: {repo!r}: a name is a repository in the platform's GitHub "
+                "organization; give a URL for one elsewhere"
+            )
+        elif owner is not None:
+            check_name(platform, ctx.claim.team, repo, "repositories: repository")
+            out.append(f"https://github.com/{owner}/{repo}.git")
         else:
             ctx.out.warnings.append(
                 f"repository {repo!r} is not a URL and the platform names no GitHub owner"
@@ -44,9 +78,9 @@ def build(ctx: Context) -> None:
             )
     labels = ctx.labels()
     project = argocd.app_project(
-        ctx.spec.team,
+        ctx.team,
         namespace=platform.argocd.namespace,
-        description=f"Tenant {ctx.spec.team} (TenantClaim {ctx.claim.namespace}/{ctx.claim.name})",
+        description=f"Tenant {ctx.team} (TenantClaim {ctx.claim.namespace}/{ctx.claim.name})",
         source_repos=source_repos(ctx),
         destinations=destinations,
         labels=labels,

@@ -8,7 +8,7 @@ from plinth.api.base import Environment
 from plinth.api.platform import Cluster
 from plinth.api.tenant import MemberRole, TenantSpec
 from plinth.builders import aws
-from plinth.builders.common import ProviderConfigRef
+from plinth.compose.accounts import Account
 from plinth.composition import Claim, Composition, Observed
 from plinth.labels import claim_labels
 
@@ -20,17 +20,6 @@ class Placement:
     environment: Environment
     cluster: Cluster
     namespaces: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Account:
-    """The team's AWS account, once known."""
-
-    id: str
-    provider_config: ProviderConfigRef
-
-    def role_arn(self, partition: str, name: str) -> str:
-        return f"arn:{partition}:iam::{self.id}:role/{name}"
 
 
 @dataclass
@@ -45,10 +34,15 @@ class Context:
     account_wait: str | None
     levels: tuple[MemberRole, ...] = field(default=())
 
+    @property
+    def team(self) -> str:
+        """The team of the claim's namespace (never spec.team: see plinth.tenancy)."""
+        return self.claim.team.name
+
     def labels(self, environment: Environment | None = None) -> dict[str, str]:
         return claim_labels(
             self.claim,
-            team=self.spec.team,
+            team=self.team,
             tenant=self.claim.name,
             environment=environment.value if environment else None,
         )

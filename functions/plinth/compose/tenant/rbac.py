@@ -42,7 +42,7 @@ def build(ctx: Context, placement: Placement, namespace: str) -> None:
                     namespace,
                     labels,
                     cluster_role=level.value,
-                    subjects=[k8s.group_subject(group_of(ctx.spec.team, level))],
+                    subjects=[k8s.group_subject(group_of(ctx.team, level))],
                 ),
                 provider_config=pc,
             ),
