@@ -219,7 +219,8 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
         "availabilityZones": draw(st.sampled_from([2, 3])),
         "tiers": tiers,
     }
-    cidr = draw(st.sampled_from([None, "10.42.0.0/16", "10.43.0.0/20", "172.20.4.0/22"]))
+    # Inside the networks examples/platform.yaml lists for team payments (10.42.0.0/15).
+    cidr = draw(st.sampled_from([None, "10.42.0.0/16", "10.43.0.0/20", "10.43.4.0/22"]))
     if cidr:
         network["cidr"] = cidr
     nat = draw(st.sampled_from([None, "None", "Single", "PerAz"]))

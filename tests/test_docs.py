@@ -16,3 +16,17 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     readme = (REPO / "README.md").read_text()
     assert "make test" in ci.split("\n")[-2]
     assert "make test" in readme
+
+
+def test_every_boundary_of_the_threat_model_points_at_a_test_that_exists() -> None:
+    import re
+
+    text = (REPO / "docs" / "security.md").read_text()
+    rows = [line for line in text.splitlines() if re.match(r"^\| \d+ \|", line)]
+    assert len(rows) >= 10, "the boundaries table of docs/security.md"
+    for row in rows:
+        refs = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", row)
+        assert refs, f"boundary without a test: {row[:80]}"
+        for path, name in refs:
+            source = (REPO / path).read_text()
+            assert re.search(rf"^def {name}\(", source, re.M), f"{path}::{name} does not exist"

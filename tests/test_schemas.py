@@ -33,11 +33,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from claim_fixtures import observe, with_status
 from conftest import EXAMPLES, REPO
-from plinth.cli import _default_required, main
+from lifecycles import rendered_bodies
+from plinth.cli import main
 from plinth.crds import CrdStore
-from plinth.render import render, to_composite
 from plinth.tools import schemas
 from plinth.tools.schemas import DATA_DIR, SchemaBundle, SchemaError
 from plinth.validate import Validator
@@ -46,7 +45,6 @@ from plinth.yamlio import read_path
 SHARED = REPO.parent / "shared" / "crds"
 GITOPS = REPO / "gitops"
 TEMPLATES = REPO / "templates"
-MAX_PHASES = 10
 Body = dict[str, Any]
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -61,53 +59,6 @@ def shared_crds() -> Path:
 
 
 # --- what the examples compose, phase by phase -----------------------------------------------
-
-
-def _claim_files() -> list[Path]:
-    return sorted(
-        p
-        for p in EXAMPLES.rglob("*.yaml")
-        if not any(part.startswith("observed") for part in p.parts)
-    )
-
-
-def _is_claim(body: Body) -> bool:
-    return str(body.get("apiVersion", "")).split("/")[0].endswith("plinth.dev")
-
-
-def _phases(claim: Body, required: list[Body]) -> Iterator[list[Body]]:
-    """Each phase's resources, handing every one back observed and Ready with the values AWS
-    would report (claim_fixtures.observe), until the claim is Ready or nothing new comes."""
-    xr = to_composite(claim)
-    observed: list[Body] = []
-    count = -1
-    for _ in range(MAX_PHASES):
-        rendered = render(xr, observed=observed, extra_resources=required)
-        yield rendered.resources
-        done = rendered.composite.get("status", {}).get("phase") == "Ready"
-        if done or rendered.fatal or len(rendered.resources) == count:
-            return
-        count = len(rendered.resources)
-        observed = observe(rendered.resources)
-
-
-@functools.cache
-def rendered_bodies() -> tuple[tuple[str, Body], ...]:
-    """Everything every example claim (examples/, legacy/, claim-repo/) composes in any phase,
-    with the claims it requires as checked in and as they report once Ready; each distinct
-    body once (most phases repeat what the one before composed), named where it first came."""
-    out: dict[str, tuple[str, Body]] = {}
-    for path in _claim_files():
-        for doc in read_path(str(path)):
-            if not _is_claim(doc.body):
-                continue
-            required = [d.body for d in _default_required(doc.source)]
-            for variant, given in (("as-given", required), ("settled", with_status(required))):
-                for n, resources in enumerate(_phases(doc.body, given)):
-                    for i, body in enumerate(resources):
-                        where = f"{doc.source} [{variant} phase {n}] #{i + 1}"
-                        out.setdefault(json.dumps(body, sort_keys=True), (where, body))
-    return tuple(out.values())
 
 
 def _objects(node: Any) -> Iterator[Body]:

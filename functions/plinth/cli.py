@@ -99,9 +99,10 @@ def _default_required(claim_source: str) -> list[Document]:
     path = Path(claim_source.split("#", 1)[0])
     if claim_source.startswith("<stdin>") or not path.parent.is_dir():
         return []
+    # Only the files beside the claim: not subfolders (observed fixtures, other teams' folders).
     found = [
         _placed(d)
-        for d in read_path(str(path.parent))
+        for d in read_path(str(path.parent), recursive=False)
         if d.kind in ("EnvironmentConfig", "TenantClaim", "AccountClaim", "ProviderConfig")
     ]
     if any(d.kind == "EnvironmentConfig" for d in found):

@@ -57,14 +57,15 @@ def parse_stream(text: str, source: str) -> list[Document]:
     return out
 
 
-def read_path(path: str) -> list[Document]:
-    """Documents from a file, every *.yaml/*.yml/*.json under a directory, or '-' for stdin."""
+def read_path(path: str, *, recursive: bool = True) -> list[Document]:
+    """Documents from a file, every *.yaml/*.yml/*.json under a directory (or only directly in
+    it), or '-' for stdin."""
     if path == "-":
         return parse_stream(sys.stdin.read(), "<stdin>")
     p = Path(path)
     if p.is_dir():
         docs: list[Document] = []
-        for f in sorted(p.rglob("*")):
+        for f in sorted(p.rglob("*") if recursive else p.glob("*")):
             if f.suffix in (".yaml", ".yml", ".json") and f.is_file():
                 docs.extend(parse_stream(f.read_text(), str(f)))
         return docs

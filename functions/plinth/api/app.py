@@ -77,7 +77,8 @@ class AppEnvironment(ApiModel):
         default=None,
         max_length=253,
         pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$",
-        description="Ingress host; defaults to <app>.<env>.<platform domain>. Without either, "
+        description="Ingress host, within the team's domains; defaults to "
+        "<app>.<env>.<team>.<platform domain>. Without either, "
         "the app gets no ingress.",
     )
     namespace: str | None = Field(

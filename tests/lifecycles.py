@@ -1,0 +1,68 @@
+"""Every example claim driven through all its phases: what Plinth composes, for tests that check
+a property of everything it can compose (schemas bundled, IAM policies audited)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from claim_fixtures import observe, with_status
+from conftest import EXAMPLES
+from plinth.cli import _default_required, _placed
+from plinth.render import render, to_composite
+from plinth.yamlio import read_path
+
+Body = dict[str, Any]
+MAX_PHASES = 10
+
+
+def claim_files() -> list[Path]:
+    return sorted(
+        p
+        for p in EXAMPLES.rglob("*.yaml")
+        if not any(part.startswith("observed") for part in p.parts)
+    )
+
+
+def is_claim(body: Body) -> bool:
+    return str(body.get("apiVersion", "")).split("/")[0].endswith("plinth.dev")
+
+
+def phases(claim: Body, required: list[Body]) -> Iterator[list[Body]]:
+    """Each phase's resources, handing every one back observed and Ready with the values AWS
+    would report (claim_fixtures.observe), until the claim is Ready or nothing new comes."""
+    xr = to_composite(claim)
+    observed: list[Body] = []
+    count = -1
+    for _ in range(MAX_PHASES):
+        rendered = render(xr, observed=observed, extra_resources=required)
+        assert not rendered.fatal, (claim["metadata"], rendered.fatal)
+        yield rendered.resources
+        done = rendered.composite.get("status", {}).get("phase") == "Ready"
+        if done or len(rendered.resources) == count:
+            return
+        count = len(rendered.resources)
+        observed = observe(rendered.resources)
+
+
+@functools.cache
+def rendered_bodies() -> tuple[tuple[str, Body], ...]:
+    """Everything every example claim (examples/, legacy/, claim-repo/) composes in any phase,
+    with the claims it requires as checked in and as they report once Ready; each distinct
+    body once (most phases repeat what the one before composed), named where it first came."""
+    out: dict[str, tuple[str, Body]] = {}
+    for path in claim_files():
+        for doc in read_path(str(path)):
+            if not is_claim(doc.body):
+                continue
+            claim = _placed(doc).body
+            required = [d.body for d in _default_required(doc.source)]
+            for variant, given in (("as-given", required), ("settled", with_status(required))):
+                for n, resources in enumerate(phases(claim, given)):
+                    for i, body in enumerate(resources):
+                        where = f"{doc.source} [{variant} phase {n}] #{i + 1}"
+                        out.setdefault(json.dumps(body, sort_keys=True), (where, body))
+    return tuple(out.values())
