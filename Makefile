@@ -32,7 +32,7 @@ generate: $(BIN)/.installed
 # serve), runs tests/e2e and tears it all down.
 e2e: $(BIN)/.installed
 	hack/build-tools.sh etcd kube-apiserver kube-controller-manager crossplane-core provider-kubernetes
-	$(BIN)/pytest -m e2e tests/e2e -s -q -p no:xdist
+	PLINTH_CRDS_DIR=$${PLINTH_CRDS_DIR:-$(abspath ../shared/crds)} $(BIN)/pytest -m e2e tests/e2e -s -q -p no:xdist
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run_function.py

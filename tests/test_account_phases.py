@@ -16,12 +16,12 @@ import account_fixtures as fx
 from conftest import EXAMPLES, assert_unique_names, assert_valid, make_claim, platform_docs
 from plinth.api.account import DEFAULT_CONFIG_RULES, AccountSpec, AccountStatus
 from plinth.api.catalog import ACCOUNT
+from plinth.api.flavor import FLAVORS, Flavor
 from plinth.compose.account import compose
-from plinth.composition import Observed, Required
-from plinth.flavor import FLAVORS, Flavor
-from plinth.render import Rendered, render, to_composite
-from plinth.validate import Validator
-from plinth.yamlio import read_path
+from plinth.core.composition import Observed, Required
+from plinth.tools.render import Rendered, render, to_composite
+from plinth.tools.validate import Validator
+from plinth.tools.yamlio import read_path
 
 FLAVOR_DIRS = {"v2": EXAMPLES, "legacy": EXAMPLES / "legacy"}
 CRN = "crossplane.io/composition-resource-name"

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from conftest import REPO, assert_valid
 from plinth.cli import main
-from plinth.gitops import argocd_cm_patch, health_key, health_kinds, helm_values
-from plinth.validate import Validator
+from plinth.generators.gitops import argocd_cm_patch, health_key, health_kinds, helm_values
+from plinth.tools.validate import Validator
 
 lupa = pytest.importorskip("lupa")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from plinth.builders.common import ProviderConfigRef, managed
-from plinth.composition import Body, Claim
+from plinth.core.composition import Body, Claim
 
 # Kinds whose forProvider takes a region (all regional upjet-aws kinds do; the global ones
 # like IAM and Organizations do not).

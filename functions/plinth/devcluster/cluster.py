@@ -31,12 +31,15 @@ from typing import Any
 
 import yaml
 
+from plinth.api.catalog import CLAIMS
+from plinth.api.flavor import Flavor
 from plinth.api.platform import PlatformConfig
-from plinth.crds import default_crds_dir
 from plinth.devcluster import processes
 from plinth.devcluster.pki import Pki
+from plinth.generators.crossplane import composition, function_meta, xrd
+from plinth.tools.crds import CrdsNotFound, default_crds_dir
+from plinth.tools.engine import build_script
 
-REPO = Path(__file__).resolve().parents[3]
 FUNCTION_NAME = "function-plinth"
 PACKAGE_SOURCE = "xpkg.plinth.dev/plinth/function-plinth"
 CROSSPLANE_NAMESPACE = "crossplane-system"
@@ -93,15 +96,15 @@ def _print(line: str) -> None:
 
 
 def binary(target: str) -> str:
-    """A pinned binary from hack/build-tools.sh (built once, cached outside the repository)."""
+    """A pinned binary from the build script (built once, cached outside the repository)."""
     env_name = f"PLINTH_{target.upper().replace('-', '_')}_BIN"
     if os.environ.get(env_name):
         return os.environ[env_name]
-    script = REPO / "hack" / "build-tools.sh"
-    if not script.is_file():
-        raise RuntimeError(f"{target}: set {env_name} (no hack/build-tools.sh beside this install)")
     r = subprocess.run(
-        [str(script), "--print-path", target], capture_output=True, text=True, check=False
+        ["bash", str(build_script()), "--print-path", target],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if r.returncode != 0:
         raise RuntimeError(f"building {target} failed:\n{r.stderr[-3000:]}")
@@ -194,7 +197,7 @@ def _crds(crds_dir: Path) -> list[dict[str, Any]]:
 
 def _function_package(cache_dir: Path) -> str:
     """Pre-fill core's package cache with the Function package; return its digest reference."""
-    text = (REPO / "packages" / "function" / "crossplane.yaml").read_text()
+    text = yaml.safe_dump(function_meta(), sort_keys=True)
     digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
     # crossplane-runtime xpkg.FriendlyID(source, digest) = ToDNSLabel(source[:50]-digest[:12]).
     raw = f"{PACKAGE_SOURCE[:50]}-{digest[:12]}"
@@ -221,7 +224,11 @@ def _secret(
     }
 
 
-def up(progress: Progress = _print, platform_file: Path | None = None) -> ClusterInfo:
+def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
+    try:
+        crds_dir = default_crds_dir()
+    except CrdsNotFound as e:
+        raise RuntimeError(f"{e} (a folder of upstream CRDs to install, or --crds)") from None
     state = state_dir()
     if state.exists() and any(state.glob("*.pid")):
         raise RuntimeError(f"a dev cluster is already running ({state}); run `plinth dev down`")
@@ -376,7 +383,6 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
         stage("kube-controller-manager", began)
 
         began = time.monotonic()
-        crds_dir = default_crds_dir()
         apply(kubeconfig, _crds(crds_dir))
         stage("crds applied", began)
         began = time.monotonic()
@@ -466,7 +472,7 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
         stage("provider-kubernetes", began)
 
         began = time.monotonic()
-        platform_path = platform_file or REPO / "examples" / "platform.yaml"
+        platform_path = platform_file
         _bootstrap(
             kubeconfig,
             package,
@@ -516,9 +522,8 @@ def _bootstrap(
     docs: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": platform.argocd.namespace}}
     ]
-    for folder in ("xrds/v2", "compositions/v2"):
-        for f in sorted((REPO / folder).glob("*.yaml")):
-            docs += [d for d in yaml.safe_load_all(f.read_text()) if d]
+    docs += [xrd(api, Flavor.V2) for api in CLAIMS]
+    docs += [composition(api, Flavor.V2) for api in CLAIMS]
     docs += platform_docs
     docs.append(
         {

@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from plinth.crds import CrdStore, CrdVersion, SchemaStore
+from plinth.tools.crds import CrdStore, CrdVersion, SchemaStore
 
 try:
     from yaml import CSafeLoader as _Loader

@@ -28,8 +28,8 @@ from plinth.compose.account import (
 )
 from plinth.compose.account.cidrs import ZONE_LETTERS
 from plinth.compose.account.context import ACCOUNT, PROVIDER_CONFIG, Context, Planned
-from plinth.composition import Claim, Composition, Observed, Required
-from plinth.readiness import READY_WHEN_OBSERVED_KINDS
+from plinth.core.composition import Claim, Composition, Observed, Required
+from plinth.core.readiness import READY_WHEN_OBSERVED_KINDS
 
 WAIT_ACCOUNT = "waiting for AWS Organizations to create the account"
 WAIT_PROVIDER_CONFIG = "waiting for the AWS ProviderConfig of the new account to be created"

@@ -33,7 +33,7 @@ from plinth.compose.app import (
     repository,
 )
 from plinth.compose.app.context import Context, placements_for
-from plinth.composition import (
+from plinth.core.composition import (
     Claim,
     Composition,
     Observed,
@@ -42,7 +42,7 @@ from plinth.composition import (
     condition_of,
     user_spec,
 )
-from plinth.tenancy import Refused, check_host, check_name
+from plinth.core.tenancy import Refused, check_host, check_name
 
 TENANT_REQUIREMENT = "tenant"
 

@@ -9,8 +9,8 @@ from plinth.api.platform import Cluster
 from plinth.api.tenant import MemberRole, TenantSpec
 from plinth.builders import aws
 from plinth.compose.accounts import Account
-from plinth.composition import Claim, Composition, Observed
-from plinth.labels import claim_labels
+from plinth.core.composition import Claim, Composition, Observed
+from plinth.core.labels import claim_labels
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Context:
 
     @property
     def team(self) -> str:
-        """The team of the claim's namespace (never spec.team: see plinth.tenancy)."""
+        """The team of the claim's namespace (never spec.team: see plinth.core.tenancy)."""
         return self.claim.team.name
 
     def labels(self, environment: Environment | None = None) -> dict[str, str]:

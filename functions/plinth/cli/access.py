@@ -12,8 +12,7 @@ from typing import Any
 import click
 
 from plinth.api.catalog import TENANT
-from plinth.flavor import FLAVORS, Flavor
-from plinth.yamlio import InputError, read_paths
+from plinth.api.flavor import FLAVORS, Flavor
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -100,6 +99,8 @@ def access_cmd(
       plinth access search -n search --environment prod --role edit   # live cluster
     """
     if filename:
+        from plinth.tools.yamlio import InputError, read_paths
+
         try:
             docs = [d.body for d in read_paths([filename])]
         except InputError as e:

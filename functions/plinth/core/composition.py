@@ -1,7 +1,7 @@
 """The pure core of composition: what a composer receives and what it returns.
 
 A composer is a pure function `(Claim, spec, Observed, Required) -> Composition`. It never
-touches protobuf, gRPC or YAML; the function edge (`plinth.function`) turns its result into a
+touches protobuf, gRPC or YAML; the function edge (`plinth.runtime.function`) turns its result into a
 RunFunctionResponse. Two ideas carry the "nothing lost" guarantee:
 
 * A composer lists every resource the spec implies. Those whose inputs are not observed yet
@@ -18,10 +18,10 @@ from typing import Any
 
 from plinth.api.base import ApiModel
 from plinth.api.catalog import ClaimApi
+from plinth.api.flavor import FlavorInfo
 from plinth.api.platform import PlatformConfig
-from plinth.flavor import FlavorInfo
-from plinth.naming import DNS_LABEL_MAX, dns_label
-from plinth.tenancy import Team
+from plinth.core.naming import DNS_LABEL_MAX, dns_label
+from plinth.core.tenancy import Team
 
 Body = dict[str, Any]
 
@@ -71,7 +71,7 @@ class Claim:
 
     For v2 the composite *is* the claim. For legacy, `name` and `namespace` are the claim's
     (from the labels Crossplane puts on the composite), so names and labels are the same in
-    both flavors. `team` is derived from the namespace (plinth.tenancy), never from the spec.
+    both flavors. `team` is derived from the namespace (plinth.core.tenancy), never from the spec.
     """
 
     api: ClaimApi
@@ -87,7 +87,7 @@ class Claim:
         """The metadata.name of a composed resource: unique per claim, stable, a DNS label.
 
         Legacy managed resources are cluster-scoped, so their names begin with the claim's
-        team (unique across teams, see plinth.tenancy); v2 ones live in the claim's namespace.
+        team (unique across teams, see plinth.core.tenancy); v2 ones live in the claim's namespace.
         """
         prefix = (self.name,) if self.flavor.namespaced else (self.team.name, self.name)
         return dns_label(*prefix, *parts, max_len=max_len)

@@ -23,10 +23,11 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from plinth.api.base import ApiModel
 from plinth.api.catalog import ClaimApi, find_claim_api
+from plinth.api.flavor import FLAVORS, Flavor
 from plinth.api.function_input import FunctionInput
 from plinth.api.platform import PlatformConfig
 from plinth.compose import COMPOSERS, REQUIREMENTS
-from plinth.composition import (
+from plinth.core.composition import (
     Body,
     Claim,
     Composition,
@@ -36,10 +37,9 @@ from plinth.composition import (
     Requirement,
     user_spec,
 )
-from plinth.flavor import FLAVORS, Flavor
-from plinth.readiness import READY_WHEN_OBSERVED_KINDS
-from plinth.structs import StructEncoder, struct_ready, struct_to_py
-from plinth.tenancy import Refused, check_declared_team, team_of
+from plinth.core.readiness import READY_WHEN_OBSERVED_KINDS
+from plinth.core.tenancy import Refused, check_declared_team, team_of
+from plinth.runtime.structs import StructEncoder, struct_ready, struct_to_py
 
 log = logging.getLogger("plinth")
 
@@ -154,7 +154,7 @@ def evaluate(
     platform = parse_platform(settings.platform_config, required[PLATFORM_REQUIREMENT])
     try:
         # The namespace is the tenancy boundary: the team, and with it every name in a shared
-        # place, is derived from it (plinth.tenancy), never taken from the spec.
+        # place, is derived from it (plinth.core.tenancy), never taken from the spec.
         team = team_of(platform, namespace)
         check_declared_team(platform, team, getattr(spec, "team", None))
         claim = Claim(
