@@ -7,19 +7,28 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint generate bench crossplane-tools e2e clean
 
+# Plinth with its tools (`plinth[cli]`), what `make demo` needs.
+$(BIN)/.installed-cli: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[cli]'
+	touch $@
+
+# Plinth with its tools and the dev tools, what `make test` needs.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+	touch $@ $(BIN)/.installed-cli
 
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed-cli
 	$(BIN)/plinth render examples/tenant.yaml
 	$(BIN)/plinth validate --render examples/
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check functions tests benchmarks templates
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest -n 2 -q

@@ -13,6 +13,7 @@ import click
 
 from plinth.api.catalog import TENANT
 from plinth.api.flavor import FLAVORS, Flavor
+from plinth.cli.common import needs_tools
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -84,6 +85,7 @@ def lines(
 @click.option("-n", "--namespace", default="default", show_default=True, help="Claim namespace.")
 @click.option("--environment", type=click.Choice(["dev", "staging", "prod"]), help="Only this one.")
 @click.option("--role", type=click.Choice(["admin", "edit", "view"]), help="Only this level.")
+@needs_tools
 def access_cmd(
     name: str | None,
     filename: str | None,

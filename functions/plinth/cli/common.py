@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import click
 
@@ -14,6 +16,17 @@ EXIT_BAD_INPUT = 2
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def needs_tools(command: Callable[..., None]) -> Callable[..., None]:
+    """Decorate a command that uses the tools (place it right above the `def`)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        require_tools(command.__name__.removesuffix("_cmd").replace("_", " "))
+        command(*args, **kwargs)
+
+    return run
 
 
 def require_tools(command: str) -> None:

@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from plinth.cli.common import needs_tools
+
 
 @click.group(name="dev")
 def dev() -> None:
@@ -27,6 +29,7 @@ def dev() -> None:
     type=click.Path(exists=True, file_okay=False),
     help="Folder of the upstream CRDs to install (default: $PLINTH_CRDS_DIR).",
 )
+@needs_tools
 def up_cmd(platform: str, crds: str | None) -> None:
     """Start the cluster, install Plinth's XRDs, compositions and function, print KUBECONFIG.
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from plinth.cli.common import EXIT_FAILED, fail
+from plinth.cli.common import EXIT_FAILED, fail, needs_tools
 
 
 @click.command(name="generate")
@@ -20,6 +20,7 @@ from plinth.cli.common import EXIT_FAILED, fail
 @click.option(
     "--check", is_flag=True, help="Write nothing; exit 1 if a generated file is out of date."
 )
+@needs_tools
 def generate_cmd(root: str, check: bool) -> None:
     """Write every file generated from the models: XRDs, Compositions, package metadata, the
     GitOps artifacts (Lua health checks included), the Backstage templates and the docs'

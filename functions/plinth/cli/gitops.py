@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from plinth.cli.common import needs_tools
+
 
 @click.group(name="gitops")
 def gitops_cmd() -> None:
@@ -16,6 +18,7 @@ def gitops_cmd() -> None:
 @gitops_cmd.command(name="generate")
 @click.option("--root", type=click.Path(file_okay=False), default=".", show_default=True)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file is out of date.")
+@needs_tools
 def generate(root: str, check: bool) -> None:
     """Write the Lua health checks gitops/health/<group>_<Kind>.lua."""
     from plinth.cli.generate import sync

@@ -15,6 +15,7 @@ import click
 
 from plinth.api.catalog import CLAIMS, ClaimApi
 from plinth.api.flavor import FLAVORS, Flavor
+from plinth.cli.common import needs_tools
 
 NOUNS = {api.noun: api for api in CLAIMS}
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -119,6 +120,7 @@ def _prompt_missing(api: ClaimApi, values: dict[str, Any]) -> None:
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @click.option("--dry-run", is_flag=True, help="Print the claim instead of writing it.")
+@needs_tools
 def new_cmd(
     noun: str,
     name: str,

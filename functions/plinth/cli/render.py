@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from plinth.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, fail, require_tools
+from plinth.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, fail, needs_tools
 
 
 @click.command(name="render")
@@ -63,6 +63,7 @@ from plinth.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, fail, require_tools
     is_flag=True,
     help="With --engine crossplane: build missing Crossplane binaries first (minutes).",
 )
+@needs_tools
 def render_cmd(
     args: tuple[str, ...],
     filename: str | None,
@@ -95,7 +96,6 @@ def render_cmd(
     """
     if len(args) > 3:
         fail("render takes at most CLAIM COMPOSITION FUNCTIONS")
-    require_tools("render")
     from plinth.cli.claims import (
         InvalidClaim,
         context_of,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from plinth.cli.common import EXIT_FAILED, fail
+from plinth.cli.common import EXIT_FAILED, fail, needs_tools
 
 
 @click.group(name="schemas")
@@ -43,6 +43,7 @@ _BUNDLE_OPTION = click.option(
 @click.option("--version", "release", help="Its release (default: DIR/README.md).")
 @_BUNDLE_OPTION
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the bundle would change.")
+@needs_tools
 def schemas_update_cmd(
     source: str, project: str | None, release: str | None, bundle: str | None, check: bool
 ) -> None:
@@ -87,6 +88,7 @@ def schemas_update_cmd(
 @click.option(
     "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@needs_tools
 def schemas_list_cmd(bundle: str | None, output: str) -> None:
     """Show every bundled kind: served versions, scope and provenance."""
     from plinth.tools.schemas import DATA_DIR, SchemaBundle, bundle_size

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from plinth.cli.common import EXIT_FAILED, fail, require_tools
+from plinth.cli.common import EXIT_FAILED, fail, needs_tools
 
 if TYPE_CHECKING:
     from plinth.tools.crds import SchemaStore
@@ -49,6 +49,7 @@ def _schema_store(crds: str | None) -> SchemaStore:
 @click.option(
     "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@needs_tools
 def validate_cmd(
     paths: tuple[str, ...],
     filenames: tuple[str, ...],
@@ -71,7 +72,6 @@ def validate_cmd(
     sources = list(paths) + list(filenames)
     if not sources:
         fail("nothing to validate: give files, directories, or -f -")
-    require_tools("validate")
     from plinth.api.catalog import find_claim_api
     from plinth.cli.claims import InvalidClaim, render_claim
     from plinth.tools.render import RenderError
