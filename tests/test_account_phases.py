@@ -157,6 +157,27 @@ def test_baseline_acts_only_through_the_accounts_own_provider_config(flavor: str
 
 
 @pytest.mark.parametrize("flavor", FLAVOR_DIRS)
+def test_no_bucket_in_the_account_can_be_made_public(flavor: str) -> None:
+    # The account-level block overrides every bucket's own settings; it names the new account,
+    # so it can only land there.
+    flavor_dir = FLAVOR_DIRS[flavor]
+    claim = fx.claim_of(flavor_dir / "account.yaml")
+    rendered = _render(claim, _observed(flavor_dir, "account.yaml", "provider-config-ready"))
+    (block,) = [r for r in rendered.resources if r["kind"] == "AccountPublicAccessBlock"]
+    fp = block["spec"]["forProvider"]
+    assert fp == {
+        "accountId": fx.ACCOUNT_ID["payments-dev"],
+        "blockPublicAcls": True,
+        "blockPublicPolicy": True,
+        "ignorePublicAcls": True,
+        "restrictPublicBuckets": True,
+    }
+    assert block["apiVersion"].startswith("s3control.")
+    pc = next(r for r in rendered.resources if r["kind"] == "ProviderConfig")
+    assert block["spec"]["providerConfigRef"]["name"] == pc["metadata"]["name"]
+
+
+@pytest.mark.parametrize("flavor", FLAVOR_DIRS)
 @pytest.mark.parametrize("policy", ["Orphan", "Delete"])
 def test_account_is_orphaned_unless_the_claim_opts_in_to_deletion(flavor: str, policy: str) -> None:
     claim = copy.deepcopy(fx.claim_of(FLAVOR_DIRS[flavor] / "account.yaml"))

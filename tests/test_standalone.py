@@ -166,9 +166,7 @@ def test_the_wheel_alone_serves_the_function_and_asks_for_the_tools(
         call = grpc_call(endpoint, timeout=10)
         rsp = call(build_request(to_composite(claim)))
         assert rsp.requirements.resources["platform"].match_name == "plinth-platform"
-        rsp = call(
-            build_request(to_composite(claim), required={"platform": platform_docs()[:1]})
-        )
+        rsp = call(build_request(to_composite(claim), required={"platform": platform_docs()[:1]}))
         assert "account" in rsp.requirements.resources
     r = subprocess.run(
         [str(bin_ / "plinth"), "validate", str(EXAMPLES / "tenant.yaml")],
@@ -179,3 +177,33 @@ def test_the_wheel_alone_serves_the_function_and_asks_for_the_tools(
     )
     assert r.returncode == 1
     assert "pip install 'plinth[cli]'" in r.stderr
+
+
+def test_the_pre_commit_hook_installs_the_tools() -> None:
+    # pre-commit installs a hook's package without extras: the hook lists plinth[cli] itself.
+    import tomllib
+
+    import yaml
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert hook["additional_dependencies"] == extras["cli"]
+
+
+def test_plinth_help_lists_the_same_commands() -> None:
+    from plinth.cli import main
+
+    assert set(main.commands) == {
+        "access",
+        "dev",
+        "generate",
+        "gitops",
+        "new",
+        "render",
+        "schemas",
+        "serve",
+        "validate",
+        "xrds",
+    }

@@ -36,6 +36,7 @@ AWS_SERVICES = (
     "ram",
     "rds",
     "s3",
+    "s3control",
     "secretsmanager",
     "sqs",
     "ssoadmin",

@@ -25,6 +25,7 @@ from plinth.compose.account import (
     organization,
     protection,
     provider_config,
+    public_access,
 )
 from plinth.compose.account.cidrs import ZONE_LETTERS
 from plinth.compose.account.context import ACCOUNT, PROVIDER_CONFIG, Context, Planned
@@ -42,6 +43,7 @@ def plan(ctx: Context) -> tuple[list[Planned], list[Planned], list[Planned]]:
     baseline = (
         network.build(ctx)
         + encryption.build(ctx)
+        + public_access.build(ctx)
         + backup.build(ctx)
         + config_rules.build(ctx)
         + budget.build(ctx)
