@@ -20,11 +20,12 @@ PROVIDER_CONFIG = "provider-config"
 
 @dataclass(frozen=True)
 class Planned:
-    """A resource the spec implies; `after` names a resource that must be ready first."""
+    """A resource the spec implies."""
 
     crn: str
     body: Body
-    after: str | None = None
+    # Resources that must be ready first (Composition.add's gate), and why it waits.
+    after: tuple[str, ...] = ()
     after_reason: str = ""
 
 

@@ -49,7 +49,7 @@ class _Builder:
         for_provider: dict[str, Any],
         *,
         tagged: bool = True,
-        after: str | None = None,
+        after: tuple[str, ...] = (),
         after_reason: str = "",
         tags: dict[str, str] | None = None,
     ) -> Body:
@@ -191,7 +191,7 @@ def _transit_gateway(ctx: Context, b: _Builder, zones: str) -> None:
                 dest,
                 {"transitGatewayId": tgw.id},
                 # AWS rejects a route to a transit gateway the VPC is not attached to yet.
-                after=TGW_ATTACHMENT,
+                after=(TGW_ATTACHMENT,),
                 after_reason="waiting for the transit gateway attachment to become available "
                 "(the network team's account may have to accept it)",
             )

@@ -142,7 +142,7 @@ def _check_ownership(claim: Claim, spec: AppSpec) -> None:
 
 def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required) -> Composition:
     assert isinstance(spec, AppSpec)
-    out = Composition(claim)
+    out = Composition(claim, observed)
     _check_ownership(claim, spec)
     ctx = Context(claim=claim, spec=spec, observed=observed, out=out)
     _resolve_tenant(ctx, required)

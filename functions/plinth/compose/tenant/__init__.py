@@ -77,7 +77,7 @@ def _levels(spec: TenantSpec) -> tuple[MemberRole, ...]:
 
 def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required) -> Composition:
     assert isinstance(spec, TenantSpec)
-    out = Composition(claim)
+    out = Composition(claim, observed)
     if spec.certificate is not None:
         check_host(claim.platform, claim.team, spec.certificate.domain, "certificate.domain")
     account = accounts.resolve(claim, spec.account, required)

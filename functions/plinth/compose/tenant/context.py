@@ -59,11 +59,3 @@ def crn(kind: str, placement: Placement, namespace: str, *rest: str) -> str:
     """A composition resource name keyed by cluster and namespace, never by position, so that
     removing one environment or namespace never re-targets another's resources."""
     return "-".join((kind, placement.cluster.name, namespace, *rest))
-
-
-def add_after(ctx: Context, name: str, body: dict[str, object], *, gate: str, reason: str) -> None:
-    """Add `body` once the resource `gate` is observed ready; until then it is pending."""
-    if ctx.observed.ready(gate):
-        ctx.out.add(name, body)
-    else:
-        ctx.out.wait(name, reason)
