@@ -85,12 +85,22 @@ def with_status(claims: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> l
         body = copy.deepcopy(claim)
         if body.get("kind") == "TenantClaim":
             status: dict[str, Any] = {"conditions": ready_condition()}
-            if "claimName" in body["spec"]["account"]:
+            if "claimName" in (body["spec"].get("account") or {}):
                 status["accountId"] = account_id
             body["status"] = status
-            pc = body["spec"]["account"].get("providerConfig")
-            if pc and body["apiVersion"].startswith("claims."):
-                provider_configs.append(legacy_provider_config(pc, team_of_claim(body)))
+            if body["apiVersion"].startswith("claims."):
+                provider_configs += [
+                    d
+                    for d in accounts_for(body)
+                    if d["kind"] == "ProviderConfig"
+                    and (
+                        (body["spec"].get("account") or {}).get("providerConfig")
+                        or any(
+                            (e.get("account") or {}).get("providerConfig")
+                            for e in body["spec"]["environments"]
+                        )
+                    )
+                ]
         elif body.get("kind") == "AccountClaim":
             body["status"] = {
                 "conditions": ready_condition(),
@@ -106,3 +116,72 @@ def with_status(claims: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> l
                 )
         out.append(body)
     return out + provider_configs
+
+
+def account_id_of(claim_name: str) -> str:
+    """A distinct account id per AccountClaim, as AWS Organizations would report."""
+    return str(int(hashlib.sha256(claim_name.encode()).hexdigest()[:10], 16) % 10**12).zfill(12)
+
+
+def accounts_for(tenant: dict[str, Any], account_id: str | None = None) -> list[dict[str, Any]]:
+    """What a TenantClaim's accounts look like once they exist: an AccountClaim (Ready, with
+    its own account id, vended for the environment that uses it) per claimName, and in the
+    legacy flavor each ProviderConfig labelled for the tenant's team. `account_id` fixes the id
+    of the tenant's default (spec.account) AccountClaim."""
+    spec, meta = tenant["spec"], tenant["metadata"]
+    namespace = meta.get("namespace", "default")
+    legacy = tenant["apiVersion"].startswith("claims.")
+    used: dict[str, dict[str, Any]] = {}
+    envs: dict[str, str] = {}
+    default = spec.get("account")
+    for env in spec["environments"]:
+        ref = env.get("account") or default
+        if ref is None:
+            continue
+        key = ref.get("claimName") or ref.get("accountId")
+        used[key] = ref
+        if envs.get(key) != "prod":
+            envs[key] = env["name"]
+    out: list[dict[str, Any]] = []
+    for key, ref in used.items():
+        if "claimName" in ref:
+            fixed = account_id if default is not None and ref == default else None
+            out.append(
+                {
+                    "apiVersion": tenant["apiVersion"],
+                    "kind": "AccountClaim",
+                    "metadata": {"name": key, "namespace": namespace},
+                    "spec": {"environment": envs[key], "email": f"aws+{key}@example.com"},
+                    "status": {
+                        "conditions": ready_condition(),
+                        "accountId": fixed or account_id_of(key),
+                        "providerConfig": ref.get("providerConfig") or key,
+                        "region": "us-east-1",
+                        "vpcId": "vpc-0123456789abcdef0",
+                        "subnetIds": {
+                            "private": ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
+                        },
+                    },
+                }
+            )
+        if legacy:
+            out.append(
+                legacy_provider_config(ref.get("providerConfig") or key, team_of_claim(tenant))
+            )
+    return out
+
+
+def as_required(docs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """`docs` keyed as the function's requirements name them (for composers called directly)."""
+    from plinth.compose.accounts import provider_config_requirement
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for d in docs:
+        name = d["metadata"]["name"]
+        if d["kind"] == "AccountClaim":
+            out[f"account-{name}"] = [d]  # plinth.compose.accounts.account_requirement
+        elif d["kind"] == "ProviderConfig":
+            out[provider_config_requirement(name)] = [d]
+        elif d["kind"] == "TenantClaim":
+            out["tenant"] = [d]
+    return out

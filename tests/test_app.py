@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claim_fixtures import observe, with_status
+from claim_fixtures import accounts_for, observe, with_status
 from conftest import EXAMPLES, assert_unique_names, assert_valid, make_claim, render_claim
 from plinth.tools.render import Rendered
 from plinth.tools.validate import Validator
@@ -39,12 +39,14 @@ def tenant_for(claim: dict[str, Any], *, ready: bool = True) -> list[dict[str, A
         claim["spec"]["tenant"]
     ]
     tenant = next(iter(read_path(str(EXAMPLES / tenant_file)))).body
-    docs = [tenant]
-    if "claimName" in tenant["spec"]["account"]:
-        docs += [d.body for d in read_path(str(EXAMPLES / "account.yaml"))]
-    for d in docs:
-        d["apiVersion"] = claim["apiVersion"]
-    out = with_status(docs, PAYMENTS_ACCOUNT)
+    tenant["apiVersion"] = claim["apiVersion"]
+    out = with_status([tenant], PAYMENTS_ACCOUNT)
+    known = {(d["kind"], d["metadata"]["name"]) for d in out}
+    out += [
+        d
+        for d in accounts_for(tenant, PAYMENTS_ACCOUNT)
+        if (d["kind"], d["metadata"]["name"]) not in known
+    ]
     if not ready:
         out[0]["status"]["conditions"][0]["status"] = "False"
     return out
@@ -148,7 +150,7 @@ def test_full_example_composes_everything_the_claim_asks_for() -> None:
     assert kinds["ReplicationGroup"] == envs
     assert kinds["UserGroup"] == envs
     assert kinds["SecurityGroup"] == envs
-    assert kinds["SubnetGroup"] == 2  # RDS and ElastiCache
+    assert kinds["SubnetGroup"] == 2 * envs  # RDS and ElastiCache, in each environment's account
     assert kinds["PodIdentityAssociation"] == clusters
     for k in ("Application", "ServiceAccount", "ConfigMap", "SecretStore", "ExternalSecret"):
         assert kinds[k] == clusters, k

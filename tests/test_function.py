@@ -37,7 +37,7 @@ def _req(
         composite,
         required=required
         if required is not None
-        else {"platform": [PLATFORM], "account": [ACCOUNT_READY]},
+        else {"platform": [PLATFORM], "account-payments-dev": [ACCOUNT_READY]},
         observed=observed or [],
         tag="t1",
     )

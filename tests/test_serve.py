@@ -21,7 +21,9 @@ TENANT = next(d.body for d in read_path(str(EXAMPLES / "tenant.yaml")))
 
 def _request() -> fnv1.RunFunctionRequest:
     return build_request(
-        to_composite(TENANT), required={"platform": platform_docs(), "account": []}, tag="grpc"
+        to_composite(TENANT),
+        required={"platform": platform_docs(), "account-payments-dev": []},
+        tag="grpc",
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claim_fixtures import legacy_provider_config
+from claim_fixtures import accounts_for, as_required
 from conftest import (
     EXAMPLES,
     assert_unique_names,
@@ -38,21 +38,8 @@ ACCOUNT_ID = "210987654321"
 
 
 def account_for(claim: dict[str, Any]) -> list[dict[str, Any]]:
-    """The AccountClaim a tenant names, as it reports itself once the account exists."""
-    ref = claim["spec"]["account"].get("claimName")
-    namespace = claim["metadata"].get("namespace", "default")
-    legacy = claim["apiVersion"].startswith("claims.")
-    if not ref:
-        pc = claim["spec"]["account"]["providerConfig"]
-        return [legacy_provider_config(pc, namespace)] if legacy else []
-    account = {
-        "apiVersion": claim["apiVersion"],
-        "kind": "AccountClaim",
-        "metadata": {"name": ref, "namespace": namespace},
-        "spec": {"environment": "dev", "email": "a@b.co"},
-        "status": {"accountId": ACCOUNT_ID, "providerConfig": ref},
-    }
-    return [account, legacy_provider_config(ref, namespace)] if legacy else [account]
+    """The accounts a tenant names, as they report themselves once they exist."""
+    return accounts_for(claim, ACCOUNT_ID)
 
 
 def load(name: str, flavor: str) -> dict[str, Any]:
@@ -494,7 +481,7 @@ def _planned(claim: dict[str, Any], observed: list[dict[str, Any]], flavor: str)
         c,
         TenantSpec.model_validate(claim["spec"]),
         Observed.of(bodies),
-        Required({"account": account_for(claim)}),
+        Required(as_required(account_for(claim))),
     )
     return out.planned()
 
@@ -516,6 +503,12 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
                 "name": e,
                 "namespaces": draw(
                     st.lists(st.sampled_from(["a", "b", "c"]), max_size=2, unique=True)
+                ),
+                # Prod in an account of its own; staging sometimes too.
+                **(
+                    {"account": {"claimName": f"team-{e}"}}
+                    if e == "prod" or (e == "staging" and draw(st.booleans()))
+                    else {}
                 ),
             }
             for e in envs
@@ -569,7 +562,7 @@ def test_an_account_from_another_namespace_is_refused_even_if_handed_over() -> N
             c,
             TenantSpec.model_validate(claim["spec"]),
             Observed.of({}),
-            Required({"account": foreign}),
+            Required(as_required(foreign)),
         )
 
 
@@ -590,7 +583,9 @@ def test_plinth_access_prints_the_commands_from_rendered_status(tmp_path: Path) 
     assert r.exit_code == 0, r.output
     assert r.output.count("kubectl config set-cluster") == 2  # two prod clusters
     assert "--region,us-west-2" in r.output
-    assert "--role-arn,arn:aws:iam::555555555555:role/plinth-search-edit" in r.output
+    # Prod's role, in prod's own account.
+    assert "--role-arn,arn:aws:iam::575757575757:role/plinth-search-edit" in r.output
+    assert "555555555555" not in r.output
     assert (
         "kubectl config set-context search-edit@eks-prod-usw2 --cluster=eks-prod-usw2 "
         "--user=search-edit@eks-prod-usw2 --namespace=search-api" in r.output
@@ -668,20 +663,18 @@ def test_a_cluster_without_endpoint_gets_no_commands_and_a_warning() -> None:
     assert "eks-prod-usw2" in warnings[0]
 
 
-def test_a_dev_account_serving_prod_too_gets_a_warning() -> None:
-    from plinth.tools.render import render
-
-    claim = copy.deepcopy(load("tenant.yaml", "v2"))
-    claim["spec"]["environments"].append({"name": "prod"})
-    account = account_for(claim)
-    account[0]["spec"]["environment"] = "dev"
-    r = render(to_composite(claim), observed=[], extra_resources=platform_docs() + account)
-    warnings = [x.message for x in r.results if "should not share an account" in x.message]
-    assert warnings, [x.message for x in r.results]
-    assert "runs prod" in warnings[0]
-    only_dev = render(
-        to_composite(load("tenant.yaml", "v2")),
-        observed=[],
-        extra_resources=platform_docs() + account_for(load("tenant.yaml", "v2")),
-    )
-    assert not [x for x in only_dev.results if "share an account" in x.message]
+@pytest.mark.parametrize("flavor", ["v2", "legacy"])
+def test_prod_on_an_account_claim_vended_for_dev_is_refused(flavor: str) -> None:
+    # The schema cannot see it (two different references), the AccountClaim's own spec can.
+    claim = copy.deepcopy(load("tenant.yaml", flavor))
+    claim["spec"]["environments"].append({"name": "prod", "account": {"claimName": "other"}})
+    accounts = account_for(claim)
+    for a in accounts:
+        if a["kind"] == "AccountClaim":
+            a["spec"]["environment"] = "dev"
+    r = render_tenant(claim, extra=accounts)
+    (message,) = r.fatal
+    assert "environment prod uses AccountClaim 'other', which is a dev account" in message
+    assert "allowSharedProdAccount" in message
+    claim["spec"]["allowSharedProdAccount"] = True
+    assert not render_tenant(claim, extra=accounts).fatal, "the escape hatch"

@@ -60,6 +60,15 @@ class Repository(ApiModel):
     )
 
 
+class Network(ApiModel):
+    """Where databases and caches go, in an account given by id (an AccountClaim reports its own)."""
+
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="VPC id.")
+    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        min_length=2, max_length=6, description="Private subnets in at least two zones."
+    )
+
+
 class AppEnvironment(ApiModel):
     """One environment the app is delivered to."""
 
@@ -86,6 +95,13 @@ class AppEnvironment(ApiModel):
         max_length=63,
         pattern=DNS_LABEL_PATTERN,
         description="Which of the tenant's namespaces in this environment; defaults to its first.",
+    )
+
+    network: Network | None = Field(
+        default=None,
+        description="VPC and subnets for this environment's databases and caches, when its "
+        "account is given by id; defaults to spec.network, then to the private subnets its "
+        "AccountClaim reports.",
     )
 
     @model_validator(mode="after")
@@ -162,15 +178,6 @@ class Resources(ApiModel):
     )
 
 
-class Network(ApiModel):
-    """Where databases and caches go, for a tenant whose account is not an AccountClaim."""
-
-    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="VPC id.")
-    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
-        min_length=2, max_length=6, description="Private subnets in at least two zones."
-    )
-
-
 class AppSpec(ApiModel):
     tenant: DnsLabel = Field(description="Name of the TenantClaim in this namespace.")
     environments: list[AppEnvironment] = Field(
@@ -223,8 +230,8 @@ class AppSpec(ApiModel):
     )
     network: Network | None = Field(
         default=None,
-        description="VPC and subnets for databases and caches; defaults to the private subnets "
-        "of the tenant's AccountClaim.",
+        description="VPC and subnets for databases and caches of every environment that names "
+        "none; defaults to the private subnets each environment's AccountClaim reports.",
     )
 
     @model_validator(mode="after")
@@ -247,6 +254,9 @@ class AppEnvironmentStatus(ApiModel):
         default_factory=list, description="Argo CD Applications (one per cluster)."
     )
     url: str | None = Field(default=None, description="The app's URL, when it has an ingress.")
+    account_id: str | None = Field(
+        default=None, description="The AWS account its resources land in, once known."
+    )
 
 
 class AppResourceStatus(ApiModel):

@@ -102,6 +102,34 @@ class TenantEnvironment(ApiModel):
         description="Pin these clusters of the environment (by name) instead of all of them; "
         "the escape hatch for a team that must stay in one region.",
     )
+    account: AccountRef | None = Field(
+        default=None,
+        description="This environment's AWS account (an AccountClaim in this namespace, or an "
+        "account id with its ProviderConfig); defaults to spec.account. Every AWS resource of "
+        "the environment's apps lands there. A prod environment never shares an account with a "
+        "non-prod one.",
+    )
+
+
+def ref_key(ref: AccountRef) -> str:
+    """What identifies an account reference: its AccountClaim's name or its account id (an
+    AccountClaim name is a DNS label, so the two never meet)."""
+    return ref.claim_name or ref.account_id or ""
+
+
+# CEL: the account key of environment `e`, its own or the tenant's default.
+_KEY_OF_ACCOUNT = "(has({a}.claimName) ? {a}.claimName : {a}.accountId)"
+_KEY_OF_ENV = (
+    "(has({e}.account) ? "
+    + _KEY_OF_ACCOUNT.format(a="{e}.account")
+    + " : (has(self.account) ? "
+    + _KEY_OF_ACCOUNT.format(a="self.account")
+    + " : ''))"
+)
+
+
+def _key_of(env: str) -> str:
+    return _KEY_OF_ENV.replace("{e}", env)
 
 
 class QuotaSize(StrEnum):
@@ -207,6 +235,19 @@ class TenantSpec(ApiModel):
                     "message": "a namespace <team>-<suffix> collides with a reserved namespace "
                     "(kube-*, default, or a platform namespace)",
                 },
+                {
+                    "rule": "has(self.account) || self.environments.all(e, has(e.account))",
+                    "message": "every environment needs an account: set spec.account (the "
+                    "default) or environments[].account",
+                },
+                {
+                    "rule": "(has(self.allowSharedProdAccount) && self.allowSharedProdAccount) "
+                    "|| self.environments.all(p, p.name != 'prod' || self.environments.all(e, "
+                    f"e.name == 'prod' || {_key_of('p')} != {_key_of('e')}))",
+                    "message": "prod shares an account with a non-prod environment: dev and "
+                    "prod never share an account (give prod an account of its own, or set "
+                    "allowSharedProdAccount on purpose; see docs/tenant.md)",
+                },
             ]
         }
     }
@@ -231,7 +272,12 @@ class TenantSpec(ApiModel):
             ]
         },
     )
-    account: AccountRef = Field(description="The team's AWS account.")
+    account: AccountRef | None = Field(
+        default=None,
+        description="The default AWS account: of every environment that names none, and where "
+        "the team's app images live (ECR, CI roles). Optional when every environment names "
+        "its own.",
+    )
     environments: list[TenantEnvironment] = Field(
         min_length=1,
         max_length=3,
@@ -274,6 +320,36 @@ class TenantSpec(ApiModel):
         "globs) Argo CD may sync the tenant's apps from. Empty means <team> and <team>-*.",
     )
 
+    allow_shared_prod_account: bool = Field(
+        default=False,
+        description="The escape hatch: let prod share an account with a non-prod environment. "
+        "Off by default, because dev and prod never share an account (security, and cost per "
+        "workload); set it only on purpose.",
+    )
+
+    @model_validator(mode="after")
+    def _accounts(self) -> TenantSpec:
+        # The same rules as the CEL above, for claims that bypass the API server.
+        refs = account_refs(self)
+        missing = [e.name.value for e in self.environments if e.name not in refs]
+        if missing:
+            raise ValueError(
+                f"environment(s) {', '.join(missing)} need an account: set spec.account (the "
+                "default) or environments[].account"
+            )
+        if not self.allow_shared_prod_account and Environment.PROD in refs:
+            prod = ref_key(refs[Environment.PROD])
+            shared = sorted(
+                e.value for e, r in refs.items() if e is not Environment.PROD and ref_key(r) == prod
+            )
+            if shared:
+                raise ValueError(
+                    f"prod shares account {prod} with {', '.join(shared)}: dev and prod never "
+                    "share an account (give prod an account of its own, or set "
+                    "allowSharedProdAccount on purpose)"
+                )
+        return self
+
     @model_validator(mode="after")
     def _not_reserved(self) -> TenantSpec:
         # The XRD's CEL rules say the same; this catches claims that bypass the API server.
@@ -285,6 +361,30 @@ class TenantSpec(ApiModel):
                 if ns in DEFAULT_RESERVED_NAMESPACES or ns.startswith("kube-"):
                     raise ValueError(f"namespace {ns!r} is reserved")
         return self
+
+
+ENVIRONMENT_ORDER = (Environment.DEV, Environment.STAGING, Environment.PROD)
+
+
+def account_refs(spec: TenantSpec) -> dict[Environment, AccountRef]:
+    """The account reference each environment uses: its own, else the tenant's default."""
+    out = {}
+    for env in spec.environments:
+        ref = env.account or spec.account
+        if ref is not None:
+            out[env.name] = ref
+    return out
+
+
+def home_ref(spec: TenantSpec) -> AccountRef | None:
+    """The tenant's home account, where per-team resources live (app images, CI roles) and
+    whose resources keep the names they had before accounts per environment: spec.account,
+    else the account of the first environment in the order dev, staging, prod (not the
+    claim's list order, so reordering the list renames nothing)."""
+    if spec.account is not None:
+        return spec.account
+    refs = account_refs(spec)
+    return next((refs[e] for e in ENVIRONMENT_ORDER if e in refs), None)
 
 
 def namespace_names(team: str, env: TenantEnvironment) -> list[str]:
@@ -317,11 +417,21 @@ class TenantClusterStatus(ApiModel):
     )
 
 
+class TenantAccountStatus(ApiModel):
+    environment: Environment = Field(description="The environment.")
+    account_id: str = Field(description="The AWS account its apps' resources land in.")
+
+
 class TenantStatus(ClaimStatus):
     namespaces: list[TenantNamespace] = Field(
         default_factory=list, description="Namespaces per environment and cluster."
     )
-    account_id: str | None = Field(default=None, description="The team's AWS account id.")
+    account_id: str | None = Field(
+        default=None, description="The team's home AWS account id (spec.account's)."
+    )
+    accounts: list[TenantAccountStatus] = Field(
+        default_factory=list, description="The AWS account of each environment, once known."
+    )
     clusters: list[TenantClusterStatus] = Field(
         default_factory=list,
         description="Per environment and cluster: namespaces, roles and access commands.",

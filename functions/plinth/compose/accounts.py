@@ -1,8 +1,9 @@
-"""Which AWS account a claim acts in: its id, ProviderConfig, region and network.
+"""Which AWS account each environment acts in: its id, ProviderConfig, region and network.
 
 One resolver for tenants and apps. An account is named either by an AccountClaim in the claim's
 own namespace (its status reports id, ProviderConfig, region, VPC and private subnets) or by an
-account id with a ProviderConfig that acts in it.
+account id with a ProviderConfig that acts in it. Each environment of a TenantClaim names its
+own, or uses the tenant's default (`spec.account`).
 
 In the v2 flavor that ProviderConfig is namespaced and lives in the claim's namespace, so a
 team can only act through ProviderConfigs of its own. Legacy ProviderConfigs are
@@ -10,6 +11,10 @@ cluster-scoped: any claim could name another team's, or the platform's own. So i
 flavor the function reads the ProviderConfig and acts through it only when it is labelled
 `plinth.dev/team: <the claim's team>` (AccountClaims label the ones they compose; the platform
 labels those it makes for accounts given by id).
+
+Per-account resources (a tenant's IAM roles, an app's workload role and subnet groups) are
+named after the account they live in; those of the tenant's home account keep the names they
+had before accounts per environment (`Accounts.suffix`), so an existing claim renames nothing.
 """
 
 from __future__ import annotations
@@ -17,16 +22,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from plinth.api.base import Environment
 from plinth.api.catalog import ACCOUNT
-from plinth.api.tenant import AccountRef
+from plinth.api.tenant import AccountRef, TenantSpec, account_refs, home_ref, ref_key
 from plinth.builders.common import ProviderConfigRef
 from plinth.core.composition import Claim, Required, Requirement
 from plinth.core.labels import TEAM
 from plinth.core.tenancy import Refused, describe
 
-ACCOUNT_REQUIREMENT = "account"
-PROVIDER_CONFIG_REQUIREMENT = "provider-config"
 LEGACY_PROVIDER_CONFIG_API = "aws.upbound.io/v1beta1"
+SHARING_HINT = (
+    "dev and prod never share an account: give prod an account of its own, or set "
+    "spec.allowSharedProdAccount on purpose (docs/tenant.md)"
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,18 @@ class Account:
         return f"arn:{partition}:iam::{self.id}:role/{name}"
 
 
-def _account_claim(claim: Claim, required: Required) -> dict[str, Any] | None:
-    found = required.get(ACCOUNT_REQUIREMENT)
+def account_requirement(ref: AccountRef) -> str:
+    return f"account-{ref.claim_name}"
+
+
+def provider_config_requirement(name: str) -> str:
+    return f"provider-config-{name}"
+
+
+def _account_claim(ref: AccountRef, required: Required) -> dict[str, Any] | None:
+    if ref.claim_name is None:
+        return None
+    found = required.get(account_requirement(ref))
     return found[0] if found else None
 
 
@@ -62,28 +80,37 @@ def _provider_config_name(ref: AccountRef, account: dict[str, Any] | None) -> st
     return str(pc) if pc else None
 
 
-def requirements(claim: Claim, ref: AccountRef, required: Required) -> dict[str, Requirement]:
-    """The resources Crossplane must fetch to resolve `ref` (they may depend on each other)."""
+def _distinct(refs: list[AccountRef]) -> list[AccountRef]:
+    seen: dict[tuple[str | None, str | None, str | None], AccountRef] = {}
+    for r in refs:
+        seen.setdefault((r.claim_name, r.account_id, r.provider_config), r)
+    return list(seen.values())
+
+
+def requirements(claim: Claim, spec: TenantSpec, required: Required) -> dict[str, Requirement]:
+    """The resources Crossplane must fetch to resolve every account of `spec` (they may depend
+    on each other: a legacy ProviderConfig is named by its AccountClaim's status)."""
     out: dict[str, Requirement] = {}
-    if ref.claim_name is not None:
-        out[ACCOUNT_REQUIREMENT] = Requirement(
-            api_version=ACCOUNT.api_version(claim.flavor.flavor),
-            kind=ACCOUNT.kind,
-            name=ref.claim_name,
-            namespace=claim.namespace,
-        )
-    pc = _provider_config_name(ref, _account_claim(claim, required))
-    if pc is not None and not claim.flavor.namespaced:
-        out[PROVIDER_CONFIG_REQUIREMENT] = Requirement(
-            api_version=LEGACY_PROVIDER_CONFIG_API, kind="ProviderConfig", name=pc
-        )
+    for ref in _distinct(list(account_refs(spec).values())):
+        if ref.claim_name is not None:
+            out[account_requirement(ref)] = Requirement(
+                api_version=ACCOUNT.api_version(claim.flavor.flavor),
+                kind=ACCOUNT.kind,
+                name=ref.claim_name,
+                namespace=claim.namespace,
+            )
+        pc = _provider_config_name(ref, _account_claim(ref, required))
+        if pc is not None and not claim.flavor.namespaced:
+            out[provider_config_requirement(pc)] = Requirement(
+                api_version=LEGACY_PROVIDER_CONFIG_API, kind="ProviderConfig", name=pc
+            )
     return out
 
 
 def _check_legacy_owner(claim: Claim, name: str, required: Required) -> str | None:
     """None when the team may act through the cluster-scoped ProviderConfig `name`, else why
     it waits; Refused when it belongs to someone else."""
-    found = required.get(PROVIDER_CONFIG_REQUIREMENT)
+    found = required.get(provider_config_requirement(name))
     if not found:
         return f"waiting for ProviderConfig {name!r}: it does not exist yet"
     labels = (found[0].get("metadata") or {}).get("labels") or {}
@@ -102,16 +129,16 @@ def _check_legacy_owner(claim: Claim, name: str, required: Required) -> str | No
 def resolve(claim: Claim, ref: AccountRef, required: Required) -> Account | str:
     """The account, or a sentence saying what it waits for. Refused when it is another team's."""
     region = claim.platform.default_region
-    account = _account_claim(claim, required)
+    account = _account_claim(ref, required)
     where = f"AccountClaim {ref.claim_name!r} in namespace {claim.namespace!r}"
     if ref.claim_name is not None:
         if account is None:
             return f"waiting for {where}: it does not exist yet"
-        if (account.get("metadata") or {}).get("namespace") != claim.namespace:
+        namespace = (account.get("metadata") or {}).get("namespace")
+        if namespace != claim.namespace:
             raise Refused(
-                f"AccountClaim {ref.claim_name!r} handed over from namespace "
-                f"{(account.get('metadata') or {}).get('namespace')!r}: a claim may only use an "
-                "account of its own namespace"
+                f"AccountClaim {ref.claim_name!r} handed over from namespace {namespace!r}: a "
+                "claim may only use an account of its own namespace"
             )
     pc = _provider_config_name(ref, account)
     status = (account or {}).get("status") or {}
@@ -130,3 +157,84 @@ def resolve(claim: Claim, ref: AccountRef, required: Required) -> Account | str:
         str(status.get("region") or region),
         network,
     )
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """Which account each environment of a tenant acts in, resolved or waited for."""
+
+    refs: dict[Environment, AccountRef]
+    home: AccountRef
+    resolved: dict[str, Account | str]  # by ref_key
+
+    def _ref(self, env: Environment | None) -> AccountRef | None:
+        return self.home if env is None else self.refs.get(env)
+
+    def key(self, env: Environment) -> str:
+        """'' for the home account (and an environment the tenant lacks), else the account
+        reference's key."""
+        ref = self._ref(env)
+        key = ref_key(ref) if ref is not None else ""
+        return "" if key == ref_key(self.home) else key
+
+    def suffix(self, env: Environment | None) -> str:
+        """What a per-account resource's composition-resource-name ends with."""
+        key = self.key(env) if env is not None else ""
+        return f"-{key}" if key else ""
+
+    def of(self, env: Environment | None) -> Account | None:
+        """The account of `env` (None: the home account), once known."""
+        ref = self._ref(env)
+        found = self.resolved[ref_key(ref)] if ref is not None else None
+        return found if isinstance(found, Account) else None
+
+    def wait(self, env: Environment | None) -> str:
+        """Why the account of `env` (None: the home account) is not known ('' if it is)."""
+        ref = self._ref(env)
+        if ref is None:
+            return f"the tenant has no {env.value if env else ''} environment, so no account for it"
+        found = self.resolved[ref_key(ref)]
+        return found if isinstance(found, str) else ""
+
+    def groups(self, envs: list[Environment]) -> dict[str, list[Environment]]:
+        """The environments of `envs` by the key of the account they share."""
+        out: dict[str, list[Environment]] = {}
+        for env in envs:
+            out.setdefault(self.key(env), []).append(env)
+        return out
+
+
+def plan(claim: Claim, spec: TenantSpec, required: Required) -> Accounts:
+    """Resolve every account of `spec`; Refused where prod would share one with non-prod in a
+    way the schema cannot see (an AccountClaim vended for another environment, or two
+    references that turn out to be the same account), unless the claim allows it on purpose."""
+    refs = account_refs(spec)
+    home = home_ref(spec)
+    assert home is not None  # the model requires an account for every environment
+    resolved: dict[str, Account | str] = {}
+    for ref in _distinct([*refs.values(), home]):
+        resolved.setdefault(ref_key(ref), resolve(claim, ref, required))
+    accounts = Accounts(refs, home, resolved)
+    if not spec.allow_shared_prod_account:
+        _check_separation(claim, accounts, required)
+    return accounts
+
+
+def _check_separation(claim: Claim, accounts: Accounts, required: Required) -> None:
+    for env, ref in accounts.refs.items():
+        vended = ((_account_claim(ref, required) or {}).get("spec") or {}).get("environment")
+        prod_env, prod_account = env is Environment.PROD, vended == Environment.PROD.value
+        if vended and prod_env != prod_account:
+            raise Refused(
+                f"environment {env.value} uses AccountClaim {ref.claim_name!r}, which is a "
+                f"{vended} account: {SHARING_HINT}"
+            )
+    prod = accounts.of(Environment.PROD) if Environment.PROD in accounts.refs else None
+    if prod is None:
+        return
+    for env in accounts.refs:
+        other = accounts.of(env)
+        if env is not Environment.PROD and other is not None and other.id == prod.id:
+            raise Refused(
+                f"environments prod and {env.value} are both in account {prod.id}: {SHARING_HINT}"
+            )

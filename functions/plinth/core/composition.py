@@ -172,6 +172,9 @@ class Observed:
         return c is not None and c.get("status") == "True"
 
 
+AWS_GROUPS = (".aws.upbound.io", ".aws.m.upbound.io")
+
+
 def retained_body(body: Body) -> Body:
     """An observed resource, reduced to what a function may state as desired."""
     meta = body.get("metadata") or {}
@@ -224,6 +227,24 @@ class Composition:
 
     def planned(self) -> set[str]:
         return set(self.resources) | set(self.pending)
+
+    def account_moves(self) -> list[tuple[str, str, str]]:
+        """(resource, from, to): AWS resources that exist and would now be composed through
+        another team-account ProviderConfig, i.e. created anew in another account (and deleted
+        here). Plinth refuses those: moving an environment is a deliberate step (docs/tenant.md).
+        The platform's own ProviderConfigs (the clusters' accounts) are not team accounts."""
+        platform = self.claim.platform
+        shared = {c.aws_provider_config for c in platform.clusters}
+        shared.add(platform.provider_configs.aws_management)
+        out = []
+        for name, body in self.resources.items():
+            if not str(body.get("apiVersion", "")).split("/")[0].endswith(AWS_GROUPS):
+                continue
+            before = self.observed.get(name, "spec", "providerConfigRef", "name")
+            after = ((body.get("spec") or {}).get("providerConfigRef") or {}).get("name")
+            if before and after and before != after and before not in shared:
+                out.append((name, str(before), str(after)))
+        return out
 
     def desired(self) -> dict[str, Body]:
         """What to return to Crossplane: the composed resources, and every pending one that

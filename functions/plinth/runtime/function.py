@@ -158,6 +158,8 @@ def evaluate(
             if any(n not in required for n in requirements):
                 return Outcome(requirements=requirements)
         composition = COMPOSERS[api.noun](claim, spec, observed, Required(required))
+        if moves := composition.account_moves():
+            raise Refused(_moves_message(moves))
     except Refused as e:
         raise Fatal(f"{api.kind} {namespace}/{name} refused: {e}") from None
     except PlatformIncomplete as e:
@@ -166,6 +168,18 @@ def evaluate(
             f"needed to compose a {api.kind}"
         ) from None
     return Outcome(composition=composition, requirements=requirements)
+
+
+def _moves_message(moves: list[tuple[str, str, str]]) -> str:
+    shown = ", ".join(f"{n} ({a} -> {b})" for n, a, b in moves[:5])
+    more = f" (+{len(moves) - 5} more)" if len(moves) > 5 else ""
+    return (
+        f"{len(moves)} AWS resource(s) would move to another account: {shown}{more}. Plinth "
+        "never moves AWS resources between accounts (it would create them anew there and "
+        "delete them here). To move an environment, remove it from the apps and the tenant "
+        "first (prod databases and buckets are kept in the old account), then add it back with "
+        "its new account; or keep its old account (docs/tenant.md)"
+    )
 
 
 Encode = Callable[[fnv1.Resource, Body], None]

@@ -17,7 +17,6 @@ from plinth.api.base import ApiModel
 from plinth.api.catalog import TENANT
 from plinth.api.tenant import TenantSpec
 from plinth.compose import accounts
-from plinth.compose.accounts import Network
 from plinth.compose.app import (
     buckets,
     caches,
@@ -32,7 +31,7 @@ from plinth.compose.app import (
     queues,
     repository,
 )
-from plinth.compose.app.context import Context, placements_for
+from plinth.compose.app.context import Context, Contribution, placements_for
 from plinth.core.composition import (
     Claim,
     Composition,
@@ -82,7 +81,7 @@ def requirements(claim: Claim, spec: ApiModel, required: Required) -> dict[str, 
     tenant = _tenant_spec(_tenant_body(claim, required))
     if tenant is not None:
         # The account's region, VPC and subnets are in the AccountClaim's status.
-        out.update(accounts.requirements(claim, tenant.account, required))
+        out.update(accounts.requirements(claim, tenant, required))
     return out
 
 
@@ -100,28 +99,7 @@ def _resolve_tenant(ctx: Context, required: Required) -> None:
     ctx.tenant_ready = ready is not None and ready.get("status") == "True"
     if not ctx.tenant_ready:
         ctx.tenant_wait = f"waiting for {where} to become Ready (its namespaces and AppProject)"
-    ref = ctx.tenant.account
-    account = accounts.resolve(ctx.claim, ref, required)
-    if isinstance(account, str):
-        ctx.account_wait = (
-            f"waiting for the tenant's AccountClaim {ref.claim_name!r} to report its account "
-            "id and ProviderConfig"
-            if ref.claim_name
-            else account
-        )
-        return
-    ctx.account = account
-    ctx.network = account.network
-    if ctx.spec.network is not None:
-        ctx.network = Network(ctx.spec.network.vpc_id, tuple(ctx.spec.network.subnet_ids))
-    if ctx.network is None:
-        ctx.network_wait = (
-            "waiting for the account's VPC and private subnets (AccountClaim status.vpcId and "
-            "status.subnetIds.private)"
-            if ref.claim_name
-            else "databases and caches need a network: the tenant's account is given by id, so "
-            "set spec.network (vpcId, subnetIds)"
-        )
+    ctx.accounts = accounts.plan(ctx.claim, ctx.tenant, required)
 
 
 def _check_ownership(claim: Claim, spec: AppSpec) -> None:
@@ -146,30 +124,28 @@ def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required
     _check_ownership(claim, spec)
     ctx = Context(claim=claim, spec=spec, observed=observed, out=out)
     _resolve_tenant(ctx, required)
-    if not ctx.account_wait and ctx.account is None:
-        ctx.account_wait = ctx.tenant_wait
     if ctx.tenant is not None:
         ctx.placements = placements_for(claim, spec, ctx.tenant, out)
-    # Resources first: they fill in the config, secrets and policy the rest consumes.
     network.build(ctx)
-    databases.build(ctx)
-    buckets.build(ctx)
-    queues.build(ctx)
-    caches.build(ctx)
+    # What the resources contribute (config and secret keys, policy statements) feeds the
+    # workload roles, the runtime config and the status.
+    contributed = Contribution().merge(
+        databases.build(ctx), buckets.build(ctx), queues.build(ctx), caches.build(ctx)
+    )
     images.build(ctx)
-    identity.build(ctx)
-    config.build(ctx)
+    identity.build(ctx, contributed.statements)
+    config.build(ctx, contributed)
     delivery.build(ctx)
     observability.build(ctx)
     protection.build(ctx)
     repository.build(ctx, _variables(ctx))
-    _status(ctx)
+    _status(ctx, contributed)
     return out
 
 
 def _variables(ctx: Context) -> dict[str, str | None]:
     """The Actions variables the template's workflow reads; None while not known."""
-    account = ctx.account
+    account = ctx.account(None)
     return {
         "PLINTH_APP": ctx.claim.name,
         "PLINTH_ENVIRONMENTS": ",".join(e.name.value for e in ctx.spec.environments),
@@ -179,7 +155,7 @@ def _variables(ctx: Context) -> dict[str, str | None]:
     }
 
 
-def _status(ctx: Context) -> None:
+def _status(ctx: Context, contributed: Contribution) -> None:
     out = ctx.out
     if ctx.claim.platform.github is not None:
         out.status["repositoryUrl"] = repository.url(ctx)
@@ -196,12 +172,14 @@ def _status(ctx: Context) -> None:
             entry["namespace"] = mine[0].namespace
             if host := delivery.host(ctx, mine[0]):
                 entry["url"] = f"https://{host}"
+        if account := ctx.account(env.name):
+            entry["accountId"] = account.id
         envs.append(entry)
     out.status["environments"] = envs
-    out.status["resources"] = ctx.resource_status
-    if ctx.tenant is None or ctx.account is None:
+    out.status["resources"] = contributed.status
+    if ctx.tenant is None or ctx.account(None) is None:
         out.phase = "WaitingForTenant"
-        out.status["message"] = ctx.tenant_wait or ctx.account_wait
+        out.status["message"] = ctx.tenant_wait or ctx.account_wait(None)
     elif not ctx.tenant_ready:
         out.phase = "WaitingForTenant"
         out.status["message"] = ctx.tenant_wait

@@ -9,7 +9,7 @@ from typing import Any
 from plinth.api.app import Bucket
 from plinth.api.base import Environment
 from plinth.builders import aws
-from plinth.compose.app.context import Context
+from plinth.compose.app.context import Context, Contribution
 
 PARTS = ("versioning", "encryption", "public-access-block", "ownership")
 
@@ -23,21 +23,24 @@ def key(bucket: Bucket) -> str:
 
 
 def bucket_name(ctx: Context, env: Environment, bucket: Bucket) -> str:
-    assert ctx.account is not None
-    return ctx.aws("s3.Bucket", env.value, bucket.name, suffix=f"-{ctx.account.id}")
+    account = ctx.account(env)
+    assert account is not None
+    return ctx.aws("s3.Bucket", env.value, bucket.name, suffix=f"-{account.id}")
 
 
-def build(ctx: Context) -> None:
+def build(ctx: Context) -> Contribution:
+    out = Contribution()
     for env in ctx.spec.environments:
         for bucket in ctx.spec.buckets:
-            _one(ctx, env.name, bucket)
+            _one(ctx, env.name, bucket, out)
+    return out
 
 
-def _one(ctx: Context, env: Environment, bucket: Bucket) -> None:
-    account = ctx.account
+def _one(ctx: Context, env: Environment, bucket: Bucket, out: Contribution) -> None:
+    account = ctx.account(env)
     if account is None:
         for suffix in ("", *PARTS):
-            ctx.out.wait(crn(env, bucket, suffix), ctx.account_wait)
+            ctx.out.wait(crn(env, bucket, suffix), ctx.account_wait(env))
         return
     prod = ctx.prod(env)
     name = bucket_name(ctx, env, bucket)
@@ -102,17 +105,23 @@ def _one(ctx: Context, env: Environment, bucket: Bucket) -> None:
         {**ref, "rule": {"objectOwnership": "BucketOwnerEnforced"}},
     )
     k = key(bucket)
-    ctx.config.setdefault(env, {}).update({f"{k}_NAME": name, f"{k}_REGION": account.region})
+    out.config.setdefault(env, {}).update({f"{k}_NAME": name, f"{k}_REGION": account.region})
     arn = f"arn:{ctx.partition}:s3:::{name}"
-    ctx.statements += [
-        {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": arn},
-        {
-            "Effect": "Allow",
-            "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
-            # Object-level actions need an object ARN; /* covers this bucket's objects only.
-            "Resource": f"{arn}/*",
-        },
-    ]
-    ctx.resource_status.append(
+    out.statements.setdefault(env, []).extend(
+        [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+                "Resource": arn,
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                # Object-level actions need an object ARN; /* covers this bucket's objects only.
+                "Resource": f"{arn}/*",
+            },
+        ]
+    )
+    out.status.append(
         {"kind": "bucket", "name": bucket.name, "environment": env.value, "endpoint": name}
     )

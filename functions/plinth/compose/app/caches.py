@@ -16,7 +16,7 @@ from plinth.api.app import Cache, CacheEngine, Size
 from plinth.api.base import Environment
 from plinth.builders import aws
 from plinth.compose.app import network
-from plinth.compose.app.context import Context
+from plinth.compose.app.context import Context, Contribution
 
 NODE_TYPE = {
     Size.SMALL: "cache.t4g.small",
@@ -43,23 +43,32 @@ def group_id(ctx: Context, env: Environment, cache: Cache) -> str:
     return ctx.aws("elasticache.UserGroup", env.value, cache.name)
 
 
-def build(ctx: Context) -> None:
+def build(ctx: Context) -> Contribution:
+    out = Contribution()
     for env in ctx.spec.environments:
         for cache in ctx.spec.caches:
-            _one(ctx, env.name, cache)
+            _one(ctx, env.name, cache, out)
+    return out
 
 
-def _one(ctx: Context, env: Environment, cache: Cache) -> None:
-    account = ctx.account
+def _one(ctx: Context, env: Environment, cache: Cache, out: Contribution) -> None:
+    account = ctx.account(env)
     parts = ("user", "default-user", "user-group", "")
-    if account is None or ctx.network is None:
+    if account is None or ctx.network(env) is None:
         for part in parts:
-            ctx.out.wait(crn(env, cache, part), ctx.account_wait or ctx.network_wait)
+            ctx.out.wait(crn(env, cache, part), ctx.network_wait(env))
         return
     labels, tags = ctx.labels(env), ctx.tags(env)
     engine = cache.engine.value
 
-    def add(part: str, kind: str, external: str, for_provider: dict[str, object]) -> None:
+    def add(
+        part: str,
+        kind: str,
+        external: str,
+        for_provider: dict[str, object],
+        after: tuple[str, ...] = (),
+        reason: str = "",
+    ) -> None:
         ctx.out.add(
             crn(env, cache, part),
             aws.resource(
@@ -73,6 +82,8 @@ def _one(ctx: Context, env: Environment, cache: Cache) -> None:
                 provider_config=account.provider_config,
                 for_provider={**for_provider, "tags": tags},
             ),
+            after=after,
+            reason=reason,
         )
 
     app_user = user_id(ctx, env, cache)
@@ -102,27 +113,22 @@ def _one(ctx: Context, env: Environment, cache: Cache) -> None:
         },
     )
     group = group_id(ctx, env, cache)
-    if not (ctx.ready(crn(env, cache, "user")) and ctx.ready(crn(env, cache, "default-user"))):
-        ctx.out.wait(crn(env, cache, "user-group"), "waiting for the cache users")
-    else:
-        add(
-            "user-group",
-            "UserGroup",
-            group,
-            {"engine": engine, "userIds": [default_user, app_user]},
-        )
+    add(
+        "user-group",
+        "UserGroup",
+        group,
+        {"engine": engine, "userIds": [default_user, app_user]},
+        after=(crn(env, cache, "user"), crn(env, cache, "default-user")),
+        reason="waiting for the cache users",
+    )
     sg = network.security_group_id(ctx, env)
     prod = ctx.prod(env)
     replication_group = ctx.aws("elasticache.ReplicationGroup", env.value, cache.name)
-    if not (
-        ctx.ready(crn(env, cache, "user-group"))
-        and ctx.ready(network.CACHE_SUBNET_GROUP)
-        and sg is not None
-    ):
-        ctx.out.wait(
-            crn(env, cache),
-            f"waiting for the cache user group, the subnet group and the {env.value} security group",
-        )
+    waiting = (
+        f"waiting for the cache user group, the subnet group and the {env.value} security group"
+    )
+    if sg is None:
+        ctx.out.wait(crn(env, cache), waiting)
     else:
         add(
             "",
@@ -148,24 +154,26 @@ def _one(ctx: Context, env: Environment, cache: Cache) -> None:
                 "autoMinorVersionUpgrade": "true",
                 "applyImmediately": not prod,
             },
+            after=(crn(env, cache, "user-group"), network.cache_subnet_group_crn(ctx, env)),
+            reason=waiting,
         )
     k = key(cache)
     host = ctx.at(crn(env, cache), "primaryEndpointAddress")
-    config = ctx.config.setdefault(env, {})
+    config = out.config.setdefault(env, {})
     if isinstance(host, str) and host:
         config[f"{k}_HOST"] = host
     config.update({f"{k}_PORT": str(PORT), f"{k}_USER": app_user, f"{k}_TLS": "true"})
-    ctx.statements.append(
+    out.statements.setdefault(env, []).append(
         {
             "Effect": "Allow",
             "Action": "elasticache:Connect",
             "Resource": [
-                ctx.arn("elasticache", f"replicationgroup:{replication_group}"),
-                ctx.arn("elasticache", f"user:{app_user}"),
+                ctx.arn(env, "elasticache", f"replicationgroup:{replication_group}"),
+                ctx.arn(env, "elasticache", f"user:{app_user}"),
             ],
         }
     )
-    ctx.resource_status.append(
+    out.status.append(
         {
             "kind": "cache",
             "name": cache.name,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from plinth.builders import kubernetes as k8s
 from plinth.compose.app import databases, identity
-from plinth.compose.app.context import Context, Placement
+from plinth.compose.app.context import Context, Contribution, Placement
 
 ESO_API = "external-secrets.io/v1"
 REFRESH = "1h"
@@ -42,12 +42,13 @@ def externalsecret_crn(p: Placement) -> str:
     return f"externalsecret-{p.cluster.name}"
 
 
-def build(ctx: Context) -> None:
+def build(ctx: Context, contributed: Contribution) -> None:
+    """`contributed`: the ConfigMap keys and ExternalSecret entries of the resource modules."""
     for p in ctx.placements:
-        _one(ctx, p)
+        _one(ctx, p, contributed)
 
 
-def _one(ctx: Context, p: Placement) -> None:
+def _one(ctx: Context, p: Placement, contributed: Contribution) -> None:
     wants_secrets = has_secrets(ctx, p)
     if ctx.spec.databases and not wants_secrets:
         ctx.out.warnings.append(
@@ -57,27 +58,28 @@ def _one(ctx: Context, p: Placement) -> None:
     crns = [configmap_crn(p)] + (
         [secretstore_crn(p), externalsecret_crn(p)] if wants_secrets else []
     )
-    if not ctx.tenant_ready or ctx.account is None:
+    account = ctx.account(p.environment)
+    if not ctx.tenant_ready or account is None:
         for crn in crns:
-            ctx.out.wait(crn, ctx.tenant_wait or ctx.account_wait)
+            ctx.out.wait(crn, ctx.tenant_wait or ctx.account_wait(p.environment))
         return
     data = {
         "PLINTH_APP": ctx.claim.name,
         "PLINTH_ENVIRONMENT": p.environment.value,
-        "AWS_REGION": ctx.account.region,
-        **ctx.config.get(p.environment, {}),
+        "AWS_REGION": account.region,
+        **contributed.config.get(p.environment, {}),
     }
     ctx.in_namespace(
         configmap_crn(p), p, "v1", "ConfigMap", configmap_name(ctx), data=dict(sorted(data.items()))
     )
     if not wants_secrets:
         return
-    role = identity.workload_role_arn(ctx)
+    role = identity.workload_role_arn(ctx, p.environment)
     assert role is not None
     store = {
         "aws": {
             "service": "SecretsManager",
-            "region": ctx.account.region,
+            "region": account.region,
             # The controller's own identity assumes the app's role: the store reads exactly
             # what the app may read.
             "role": role,
@@ -110,6 +112,6 @@ def _one(ctx: Context, p: Placement) -> None:
             "refreshInterval": REFRESH,
             "secretStoreRef": {"kind": "SecretStore", "name": ctx.claim.name},
             "target": {"name": secret_name(ctx), "creationPolicy": "Owner"},
-            "data": ctx.secrets.get(p.environment, []),
+            "data": contributed.secrets.get(p.environment, []),
         },
     )

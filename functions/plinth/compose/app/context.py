@@ -1,10 +1,13 @@
-"""What every part of an app's composition shares: the claim, its tenant, account and placements.
+"""What every part of an app's composition shares: the claim, its tenant, its accounts and
+placements, and what the resource modules contribute to the rest.
 
 Gates, named once here and used by every module:
 
 * `tenant` - the app's TenantClaim (same namespace) exists and its spec is valid;
-* `account` - the tenant's account id, AWS ProviderConfig and region are known (AWS resources);
-* `network` - the account's VPC and private subnets are known (databases, caches);
+* `account(env)` - the account of an environment (id, AWS ProviderConfig, region) is known
+  (AWS resources of that environment); `account(None)` is the tenant's home account, where
+  the image repository and the CI role live;
+* `network(env)` - that account's VPC and private subnets are known (databases, caches);
 * `tenant_ready` - the tenant reports Ready, so its namespaces exist (in-cluster objects).
 """
 
@@ -20,10 +23,39 @@ from plinth.api.platform import Cluster
 from plinth.api.tenant import TenantSpec, namespace_names
 from plinth.builders import aws
 from plinth.builders import kubernetes as k8s
-from plinth.compose.accounts import Account, Network
+from plinth.compose.accounts import Account, Accounts, Network
 from plinth.core.composition import Claim, Composition, Observed
 from plinth.core.labels import aws_tags, claim_labels
 from plinth.core.naming import aws_name
+
+
+@dataclass
+class Contribution:
+    """What a resource module hands the rest of the app: ConfigMap keys and ExternalSecret
+    entries per environment (config.py), workload policy statements per environment
+    (identity.py), and status entries."""
+
+    config: dict[Environment, dict[str, str]] = field(default_factory=dict)
+    secrets: dict[Environment, list[dict[str, Any]]] = field(default_factory=dict)
+    statements: dict[Environment, list[dict[str, Any]]] = field(default_factory=dict)
+    status: list[dict[str, Any]] = field(default_factory=list)
+
+    def merge(self, *others: Contribution) -> Contribution:
+        out = Contribution(
+            {k: dict(v) for k, v in self.config.items()},
+            {k: list(v) for k, v in self.secrets.items()},
+            {k: list(v) for k, v in self.statements.items()},
+            list(self.status),
+        )
+        for o in others:
+            for env, kv in o.config.items():
+                out.config.setdefault(env, {}).update(kv)
+            for env, items in o.secrets.items():
+                out.secrets.setdefault(env, []).extend(items)
+            for env, items in o.statements.items():
+                out.statements.setdefault(env, []).extend(items)
+            out.status.extend(o.status)
+        return out
 
 
 @dataclass(frozen=True)
@@ -48,16 +80,49 @@ class Context:
     tenant: TenantSpec | None = None
     tenant_ready: bool = False
     tenant_wait: str = ""
-    account: Account | None = None
-    account_wait: str = ""
-    network: Network | None = None
-    network_wait: str = ""
+    accounts: Accounts | None = None
     placements: list[Placement] = field(default_factory=list)
-    # Per environment: ConfigMap keys, ExternalSecret entries, workload policy statements.
-    config: dict[Environment, dict[str, str]] = field(default_factory=dict)
-    secrets: dict[Environment, list[dict[str, Any]]] = field(default_factory=dict)
-    statements: list[dict[str, Any]] = field(default_factory=list)
-    resource_status: list[dict[str, Any]] = field(default_factory=list)
+
+    # --- accounts --------------------------------------------------------------------------
+
+    def account(self, env: Environment | None) -> Account | None:
+        """The account of `env` (None: the tenant's home account), once known."""
+        return self.accounts.of(env) if self.accounts is not None else None
+
+    def account_wait(self, env: Environment | None) -> str:
+        if self.accounts is None:
+            return self.tenant_wait
+        return self.accounts.wait(env)
+
+    def suffix(self, env: Environment | None) -> str:
+        """What names a per-account resource (workload role, subnet groups) of `env`'s
+        account: '' in the home account (the names of old), else the account's key."""
+        return self.accounts.suffix(env) if self.accounts is not None else ""
+
+    def network(self, env: Environment) -> Network | None:
+        """Where the databases and caches of `env` go: the environment's own network, else the
+        app's, else the VPC and private subnets its account's AccountClaim reports."""
+        spec_env = next(e for e in self.spec.environments if e.name is env)
+        given = spec_env.network or self.spec.network
+        if given is not None:
+            return Network(given.vpc_id, tuple(given.subnet_ids))
+        account = self.account(env)
+        return account.network if account is not None else None
+
+    def network_wait(self, env: Environment) -> str:
+        if self.account(env) is None:
+            return self.account_wait(env)
+        ref = self.accounts.refs.get(env) if self.accounts is not None else None
+        if ref is not None and ref.claim_name:
+            return (
+                "waiting for the account's VPC and private subnets (AccountClaim status.vpcId "
+                "and status.subnetIds.private)"
+            )
+        return (
+            "databases and caches need a network: the account of the "
+            f"{env.value} environment is given by id, so set spec.network or "
+            f"environments[{env.value}].network (vpcId, subnetIds)"
+        )
 
     # --- names -----------------------------------------------------------------------------
 
@@ -91,18 +156,20 @@ class Context:
 
     @property
     def partition(self) -> str:
-        return aws.partition(
-            self.account.region if self.account else self.claim.platform.default_region
-        )
+        home = self.account(None)
+        return aws.partition(home.region if home else self.claim.platform.default_region)
 
-    def arn(self, service: str, resource: str, *, region: bool = True) -> str:
-        assert self.account is not None
-        where = self.account.region if region else ""
-        return f"arn:{self.partition}:{service}:{where}:{self.account.id}:{resource}"
+    def arn(
+        self, env: Environment | None, service: str, resource: str, *, region: bool = True
+    ) -> str:
+        """An ARN in the account of `env` (None: the home account)."""
+        account = self.account(env)
+        assert account is not None
+        where = account.region if region else ""
+        return f"arn:{self.partition}:{service}:{where}:{account.id}:{resource}"
 
-    def role_arn(self, name: str, account_id: str | None = None) -> str:
-        assert self.account is not None
-        return f"arn:{self.partition}:iam::{account_id or self.account.id}:role/{name}"
+    def role_arn(self, name: str, account_id: str) -> str:
+        return f"arn:{self.partition}:iam::{account_id}:role/{name}"
 
     # --- environments ----------------------------------------------------------------------
 

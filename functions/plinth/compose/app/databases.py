@@ -14,7 +14,7 @@ from plinth.api.app import Database, DatabaseEngine, Size
 from plinth.api.base import Environment
 from plinth.builders import aws
 from plinth.compose.app import network
-from plinth.compose.app.context import Context
+from plinth.compose.app.context import Context, Contribution
 
 INSTANCE_CLASS = {
     Size.SMALL: "db.t4g.small",
@@ -43,20 +43,22 @@ def secret_arn(ctx: Context, env: Environment, db: Database) -> str | None:
     return None
 
 
-def build(ctx: Context) -> None:
+def build(ctx: Context) -> Contribution:
+    out = Contribution()
     for env in ctx.spec.environments:
         for db in ctx.spec.databases:
-            _one(ctx, env.name, db)
+            _one(ctx, env.name, db, out)
+    return out
 
 
-def _one(ctx: Context, env: Environment, db: Database) -> None:
+def _one(ctx: Context, env: Environment, db: Database, out: Contribution) -> None:
     name = crn(env, db)
-    account = ctx.account
+    account = ctx.account(env)
     sg = network.security_group_id(ctx, env)
-    if account is None or ctx.network is None:
-        ctx.out.wait(name, ctx.account_wait or ctx.network_wait)
+    if account is None or ctx.network(env) is None:
+        ctx.out.wait(name, ctx.network_wait(env))
         return
-    if not ctx.ready(network.DB_SUBNET_GROUP) or sg is None:
+    if sg is None:
         ctx.out.wait(name, f"waiting for the subnet group and the {env.value} security group")
         return
     prod = ctx.prod(env)
@@ -104,10 +106,12 @@ def _one(ctx: Context, env: Environment, db: Database) -> None:
             # A prod database outlives its claim: removing the YAML never deletes its data.
             orphan=prod,
         ),
+        after=(network.db_subnet_group_crn(ctx, env),),
+        reason=f"waiting for the subnet group and the {env.value} security group",
     )
     k = key(db)
     host = ctx.at(name, "address")
-    config = ctx.config.setdefault(env, {})
+    config = out.config.setdefault(env, {})
     if isinstance(host, str) and host:
         config[f"{k}_HOST"] = host
     config[f"{k}_PORT"] = str(PORT[db.engine])
@@ -115,18 +119,18 @@ def _one(ctx: Context, env: Environment, db: Database) -> None:
     config[f"{k}_ENGINE"] = db.engine.value
     arn = secret_arn(ctx, env, db)
     if arn:
-        ctx.secrets.setdefault(env, []).extend(
+        out.secrets.setdefault(env, []).extend(
             {"secretKey": f"{k}_{field.upper()}", "remoteRef": {"key": arn, "property": field}}
             for field in ("username", "password")
         )
-        ctx.statements.append(
+        out.statements.setdefault(env, []).append(
             {
                 "Effect": "Allow",
                 "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
                 "Resource": arn,
             }
         )
-    ctx.resource_status.append(
+    out.status.append(
         {
             "kind": "database",
             "name": db.name,

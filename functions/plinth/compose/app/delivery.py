@@ -86,8 +86,11 @@ def build(ctx: Context) -> None:
     gh = platform.github
     assert gh is not None
     for p in ctx.placements:
-        if not ctx.tenant_ready or ctx.account is None:
-            ctx.out.wait(crn(p), ctx.tenant_wait or ctx.account_wait)
+        if not ctx.tenant_ready or ctx.account(p.environment) is None or ctx.account(None) is None:
+            ctx.out.wait(
+                crn(p),
+                ctx.tenant_wait or ctx.account_wait(p.environment) or ctx.account_wait(None),
+            )
             continue
         labels = ctx.labels(p.environment)
         ctx.out.add(

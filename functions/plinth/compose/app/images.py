@@ -1,4 +1,6 @@
-"""The app's image repository (ECR) and the role its CI assumes through GitHub OIDC.
+"""The app's image repository (ECR) and the role its CI assumes through GitHub OIDC, both in the
+tenant's home account: one image, promoted through the environments, pulled by the clusters
+of every environment.
 
 The CI role can push to this repository only, and only a workflow on this repository's main
 or deploy branch can assume it: a fork, another repository or a pull request cannot.
@@ -21,23 +23,24 @@ KEEP_IMAGES = 100
 
 
 def image_repository(ctx: Context) -> str | None:
-    if ctx.account is None:
+    """One image repository per app, in the tenant's home account; every environment's
+    clusters pull from it."""
+    home = ctx.account(None)
+    if home is None:
         return None
-    return (
-        f"{ctx.account.id}.dkr.ecr.{ctx.account.region}.amazonaws.com/{ctx.aws('ecr.Repository')}"
-    )
+    return f"{home.id}.dkr.ecr.{home.region}.amazonaws.com/{ctx.aws('ecr.Repository')}"
 
 
 def ci_role_arn(ctx: Context) -> str | None:
-    return ctx.role_arn(ctx.aws("iam.Role", "ci")) if ctx.account else None
+    home = ctx.account(None)
+    return ctx.role_arn(ctx.aws("iam.Role", "ci"), home.id) if home else None
 
 
 def build(ctx: Context) -> None:
-    for crn in (ECR_REPOSITORY, ECR_LIFECYCLE, CI_ROLE):
-        if ctx.account is None:
-            ctx.out.wait(crn, ctx.account_wait)
-    account = ctx.account
+    account = ctx.account(None)
     if account is None:
+        for crn in (ECR_REPOSITORY, ECR_LIFECYCLE, CI_ROLE):
+            ctx.out.wait(crn, ctx.account_wait(None))
         return
     labels, tags = ctx.labels(), ctx.tags()
     repo = ctx.aws("ecr.Repository")
@@ -124,7 +127,7 @@ def build(ctx: Context) -> None:
             },
         }
     )
-    repo_arn = ctx.arn("ecr", f"repository/{repo}")
+    repo_arn = ctx.arn(None, "ecr", f"repository/{repo}")
     permissions = policy(
         {
             # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
@@ -170,7 +173,7 @@ def build(ctx: Context) -> None:
 
 def _pull_policy(ctx: Context) -> None:
     """The clusters' nodes live in the platform's accounts: let exactly those accounts pull."""
-    account = ctx.account
+    account = ctx.account(None)
     assert account is not None
     pullers = sorted(
         {p.cluster.account_id for p in ctx.placements if p.cluster.account_id != account.id}

@@ -26,8 +26,11 @@ def protected(ctx: Context) -> list[str]:
 
 
 def build(ctx: Context) -> None:
-    by = ctx.out.resources.get(identity.WORKLOAD_ROLE)
-    for of in protected(ctx):
+    guarded = protected(ctx)
+    if not guarded:
+        return
+    by = ctx.out.resources.get(identity.workload_role_crn(ctx, Environment.PROD))
+    for of in guarded:
         crn = usage_crn(of)
         body = ctx.out.resources.get(of)
         if body is None or by is None:

@@ -8,7 +8,7 @@ import json
 from plinth.api.app import Queue
 from plinth.api.base import Environment
 from plinth.builders import aws
-from plinth.compose.app.context import Context
+from plinth.compose.app.context import Context, Contribution
 
 DLQ_RETENTION = 14 * 24 * 3600  # the SQS maximum: time to look at what failed
 
@@ -21,23 +21,25 @@ def key(queue: Queue) -> str:
     return "QUEUE_" + queue.name.upper().replace("-", "_")
 
 
-def build(ctx: Context) -> None:
+def build(ctx: Context) -> Contribution:
+    out = Contribution()
     for env in ctx.spec.environments:
         for queue in ctx.spec.queues:
-            _one(ctx, env.name, queue)
+            _one(ctx, env.name, queue, out)
+    return out
 
 
-def _one(ctx: Context, env: Environment, queue: Queue) -> None:
-    account = ctx.account
+def _one(ctx: Context, env: Environment, queue: Queue, out: Contribution) -> None:
+    account = ctx.account(env)
     if account is None:
-        ctx.out.wait(crn(env, queue), ctx.account_wait)
+        ctx.out.wait(crn(env, queue), ctx.account_wait(env))
         if queue.dead_letter_queue:
-            ctx.out.wait(crn(env, queue, dlq=True), ctx.account_wait)
+            ctx.out.wait(crn(env, queue, dlq=True), ctx.account_wait(env))
         return
     suffix = ".fifo" if queue.fifo else ""
     name = ctx.aws("sqs.Queue", env.value, queue.name, suffix=suffix)
     dlq_name = ctx.aws("sqs.Queue", env.value, queue.name, "dlq", suffix=suffix)
-    arn, dlq_arn = ctx.arn("sqs", name), ctx.arn("sqs", dlq_name)
+    arn, dlq_arn = ctx.arn(env, "sqs", name), ctx.arn(env, "sqs", dlq_name)
 
     def url(n: str) -> str:
         return f"https://sqs.{account.region}.amazonaws.com/{account.id}/{n}"
@@ -84,13 +86,13 @@ def _one(ctx: Context, env: Environment, queue: Queue) -> None:
         )
     body(name, crn(env, queue), main)
     k = key(queue)
-    config = ctx.config.setdefault(env, {})
+    config = out.config.setdefault(env, {})
     config.update({f"{k}_URL": url(name), f"{k}_ARN": arn})
     arns = [arn]
     if queue.dead_letter_queue:
         config[f"{k}_DLQ_URL"] = url(dlq_name)
         arns.append(dlq_arn)
-    ctx.statements.append(
+    out.statements.setdefault(env, []).append(
         {
             "Effect": "Allow",
             "Action": [
@@ -104,6 +106,6 @@ def _one(ctx: Context, env: Environment, queue: Queue) -> None:
             "Resource": arns,
         }
     )
-    ctx.resource_status.append(
+    out.status.append(
         {"kind": "queue", "name": queue.name, "environment": env.value, "endpoint": url(name)}
     )

@@ -94,7 +94,7 @@ def build(ctx: Context, variables: dict[str, str | None]) -> None:
     for var, value in variables.items():
         crn = variable_crn(var)
         if value is None:
-            ctx.out.wait(crn, ctx.account_wait or f"waiting for the value of {var}")
+            ctx.out.wait(crn, ctx.account_wait(None) or f"waiting for the value of {var}")
             continue
         ctx.out.add(
             crn,

@@ -27,24 +27,7 @@ from plinth.core.tenancy import check_host
 
 def requirements(claim: Claim, spec: ApiModel, required: Required) -> dict[str, Requirement]:
     assert isinstance(spec, TenantSpec)
-    return accounts.requirements(claim, spec.account, required)
-
-
-def _shared_account_warning(claim: Claim, spec: TenantSpec, required: Required) -> str | None:
-    """Dev and prod never share an account: say so when a tenant's environments outgrow the
-    environment its AccountClaim was vended for."""
-    found = required.get(accounts.ACCOUNT_REQUIREMENT) or []
-    if spec.account.claim_name is None or not found:
-        return None
-    vended_for = ((found[0].get("spec") or {}).get("environment")) or ""
-    others = sorted(e.name.value for e in spec.environments if e.name.value != vended_for)
-    if not vended_for or not others:
-        return None
-    return (
-        f"AccountClaim {spec.account.claim_name!r} is a {vended_for} account, but this tenant "
-        f"also runs {', '.join(others)} in it: dev and prod should not share an account "
-        "(a TenantClaim has one account today; see docs/tenant.md)"
-    )
+    return accounts.requirements(claim, spec, required)
 
 
 def _placements(claim: Claim, spec: TenantSpec, out: Composition) -> list[Placement]:
@@ -80,19 +63,15 @@ def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required
     out = Composition(claim, observed)
     if spec.certificate is not None:
         check_host(claim.platform, claim.team, spec.certificate.domain, "certificate.domain")
-    account = accounts.resolve(claim, spec.account, required)
     ctx = Context(
         claim=claim,
         spec=spec,
         observed=observed,
         out=out,
         placements=_placements(claim, spec, out),
-        account=account if isinstance(account, accounts.Account) else None,
-        account_wait=account if isinstance(account, str) else None,
+        accounts=accounts.plan(claim, spec, required),
         levels=_levels(spec),
     )
-    if shared := _shared_account_warning(claim, spec, required):
-        out.warnings.append(shared)
     reserved = set(claim.platform.reserved_namespaces)
     for p in ctx.placements:
         for ns in p.namespaces:
@@ -115,7 +94,6 @@ def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required
 
 def _status(ctx: Context) -> None:
     out = ctx.out
-    arns = access.role_arns(ctx)
     out.status["namespaces"] = [
         {
             "environment": p.environment.value,
@@ -134,13 +112,18 @@ def _status(ctx: Context) -> None:
             "namespaces": list(p.namespaces),
             "access": [
                 {"role": lvl.value, "roleArn": arn, "commands": access.commands(ctx, p, lvl, arn)}
-                for lvl, arn in arns.items()
+                for lvl, arn in access.role_arns(ctx, p.environment).items()
             ],
         }
         for p in ctx.placements
     ]
-    if ctx.account is not None:
-        out.status["accountId"] = ctx.account.id
+    known = {e.name: ctx.accounts.of(e.name) for e in ctx.spec.environments}
+    out.status["accounts"] = [
+        {"environment": env.value, "accountId": a.id} for env, a in known.items() if a is not None
+    ]
+    if (home := ctx.accounts.of(None)) is not None:
+        out.status["accountId"] = home.id
+    if any(a is not None for a in known.values()):
         missing = access.missing_endpoints(ctx)
         if missing:
             out.warnings.append(
@@ -148,6 +131,7 @@ def _status(ctx: Context) -> None:
                 + ", ".join(missing)
                 + ": the platform config lacks their endpoint and certificateAuthorityData"
             )
-    if ctx.account_wait is not None:
+    waits = [ctx.accounts.wait(e.name) for e in ctx.spec.environments]
+    if wait := next((w for w in waits if w), ""):
         out.phase = "WaitingForAccount"
-        out.status["message"] = ctx.account_wait
+        out.status["message"] = wait

@@ -1,8 +1,12 @@
 """Human access: an IAM role per access level in the team's account, and on every cluster an
 EKS AccessEntry for it with a namespace-scoped AccessPolicyAssociation.
 
-Phases: the roles wait for the team's account; an access entry waits for its role, an
-association for its entry (EKS rejects an entry for a principal that does not exist yet).
+One role per access level in each account the tenant's environments use (the home account's
+keep their names of old); the access entries of a cluster name the role in the account of the
+cluster's environment.
+
+Phases: the roles wait for their account; an access entry waits for its role, an association
+for its entry (EKS rejects an entry for a principal that does not exist yet).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from plinth.api.base import Environment
 from plinth.api.tenant import MemberRole
 from plinth.builders import aws
 from plinth.builders.common import ProviderConfigRef
@@ -25,8 +30,9 @@ POLICIES = {
 }
 
 
-def role_crn(level: MemberRole) -> str:
-    return f"role-{level.value}"
+def role_crn(level: MemberRole, suffix: str = "") -> str:
+    """`suffix`: Accounts.suffix of the account the role lives in ('' for the home account)."""
+    return f"role-{level.value}{suffix}"
 
 
 def entry_crn(placement: Placement, level: MemberRole) -> str:
@@ -38,6 +44,7 @@ def association_crn(placement: Placement, level: MemberRole) -> str:
 
 
 def role_name(ctx: Context, level: MemberRole) -> str:
+    # The same name in every account of the tenant: IAM names are per account.
     return aws_name("iam.Role", "plinth", ctx.team, level.value)
 
 
@@ -67,62 +74,70 @@ def trust_policy(ctx: Context, level: MemberRole, account_id: str) -> dict[str, 
             }
         )
     if not members:
-        # No members listed: the team's own account decides who may assume its edit role.
+        # No members listed: the account itself decides who may assume its edit role.
         statements.append({"Effect": "Allow", "Principal": {"AWS": root}, "Action": actions})
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def role_arns(ctx: Context) -> dict[MemberRole, str]:
-    if ctx.account is None:
+def role_arns(ctx: Context, env: Environment) -> dict[MemberRole, str]:
+    """The tenant's role per access level in the account of `env`, once that is known."""
+    account = ctx.accounts.of(env)
+    if account is None:
         return {}
-    return {lvl: ctx.account.role_arn(ctx.partition, role_name(ctx, lvl)) for lvl in ctx.levels}
+    return {lvl: account.role_arn(ctx.partition, role_name(ctx, lvl)) for lvl in ctx.levels}
 
 
 def build(ctx: Context) -> None:
     labels = ctx.labels()
     tags = aws_tags(ctx.claim, labels)
-    arns = role_arns(ctx)
-    for level in ctx.levels:
-        crn = role_crn(level)
-        if ctx.account is None:
-            ctx.out.wait(crn, ctx.account_wait or "waiting for the team's account")
-            continue
-        ctx.out.add(
-            crn,
-            aws.resource(
-                ctx.claim,
-                "iam",
-                "Role",
-                name=ctx.name(crn),
-                labels=labels,
-                external_name=role_name(ctx, level),
-                provider_config=ctx.account.provider_config,
-                for_provider={
-                    "assumeRolePolicy": json.dumps(
-                        trust_policy(ctx, level, ctx.account.id), sort_keys=True
-                    ),
-                    "description": f"{level.value} access to the namespaces of tenant "
-                    f"{ctx.team} on the shared EKS clusters",
-                    "maxSessionDuration": 3600 * 4,
-                    "tags": tags,
-                },
-            ),
-        )
+    envs = [e.name for e in ctx.spec.environments]
+    # One role per access level in each account the tenant's environments use.
+    for group in ctx.accounts.groups(envs).values():
+        env = group[0]
+        suffix = ctx.accounts.suffix(env)
+        account = ctx.accounts.of(env)
+        for level in ctx.levels:
+            crn = role_crn(level, suffix)
+            if account is None:
+                ctx.out.wait(crn, ctx.accounts.wait(env))
+                continue
+            ctx.out.add(
+                crn,
+                aws.resource(
+                    ctx.claim,
+                    "iam",
+                    "Role",
+                    name=ctx.name(crn),
+                    labels=labels,
+                    external_name=role_name(ctx, level),
+                    provider_config=account.provider_config,
+                    for_provider={
+                        "assumeRolePolicy": json.dumps(
+                            trust_policy(ctx, level, account.id), sort_keys=True
+                        ),
+                        "description": f"{level.value} access to the namespaces of tenant "
+                        f"{ctx.team} on the shared EKS clusters",
+                        "maxSessionDuration": 3600 * 4,
+                        "tags": tags,
+                    },
+                ),
+            )
     for p in ctx.placements:
         pc = ProviderConfigRef(p.cluster.aws_provider_config)
+        arns = role_arns(ctx, p.environment)
         for level in ctx.levels:
             entry = entry_crn(p, level)
             assoc = association_crn(p, level)
             if level not in arns:
-                reason = ctx.account_wait or "waiting for the team's account"
+                reason = ctx.accounts.wait(p.environment)
                 ctx.out.wait(entry, reason)
                 ctx.out.wait(assoc, reason)
                 continue
-            if not ctx.observed.ready(role_crn(level)):
-                reason = f"waiting for the IAM role {role_name(ctx, level)} before granting access"
-                ctx.out.wait(entry, reason)
-                ctx.out.wait(assoc, reason)
-                continue
+            role = role_crn(level, ctx.accounts.suffix(p.environment))
+            # EKS rejects an entry for a principal that does not exist yet.
+            waiting_role = (
+                f"waiting for the IAM role {role_name(ctx, level)} before granting access"
+            )
             ctx.out.add(
                 entry,
                 aws.resource(
@@ -141,10 +156,9 @@ def build(ctx: Context) -> None:
                         "tags": tags,
                     },
                 ),
+                after=(role,),
+                reason=waiting_role,
             )
-            if not ctx.observed.ready(entry):
-                ctx.out.wait(assoc, f"waiting for the EKS access entry on {p.cluster.name}")
-                continue
             ctx.out.add(
                 assoc,
                 aws.resource(
@@ -164,6 +178,10 @@ def build(ctx: Context) -> None:
                         "accessScope": {"type": "namespace", "namespaces": list(p.namespaces)},
                     },
                 ),
+                after=(role, entry),
+                reason=waiting_role
+                if not ctx.out.ready(role)
+                else f"waiting for the EKS access entry on {p.cluster.name}",
             )
 
 

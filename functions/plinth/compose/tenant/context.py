@@ -1,4 +1,4 @@
-"""What every part of a tenant's composition shares: the claim, where it lands, its account."""
+"""What every part of a tenant's composition shares: the claim, where it lands, its accounts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from plinth.api.base import Environment
 from plinth.api.platform import Cluster
 from plinth.api.tenant import MemberRole, TenantSpec
 from plinth.builders import aws
-from plinth.compose.accounts import Account
+from plinth.compose.accounts import Accounts
 from plinth.core.composition import Claim, Composition, Observed
 from plinth.core.labels import claim_labels
 
@@ -29,9 +29,7 @@ class Context:
     observed: Observed
     out: Composition
     placements: list[Placement]
-    account: Account | None
-    # Why the account is not known yet; None when it is.
-    account_wait: str | None
+    accounts: Accounts
     levels: tuple[MemberRole, ...] = field(default=())
 
     @property
