@@ -31,11 +31,18 @@ def _h(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def observe(resources: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> list[dict[str, Any]]:
+def observe(
+    resources: list[dict[str, Any]],
+    account_id: str = ACCOUNT_ID,
+    accounts: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """Every rendered resource as it is observed once it exists and is ready, with the values
-    AWS reports that later phases read (ids, addresses, secret ARNs)."""
+    AWS reports that later phases read (ids, addresses, secret ARNs). `accounts` gives the
+    account of each ProviderConfig, where a resource's ARNs name it (else `account_id`)."""
     out = []
     for r in resources:
+        pc = r["spec"].get("providerConfigRef", {}).get("name", "")
+        account_id = (accounts or {}).get(pc, account_id)
         fp = r["spec"].get("forProvider", {})
         region = fp.get("region", "us-east-1")
         name = r["metadata"]["name"]

@@ -19,18 +19,32 @@ had before accounts per environment (`Accounts.suffix`), so an existing claim re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from plinth.api.base import Environment
 from plinth.api.catalog import ACCOUNT
-from plinth.api.tenant import AccountRef, TenantSpec, account_refs, home_ref, ref_key
+from plinth.api.tenant import (
+    ENVIRONMENT_ORDER,
+    AccountRef,
+    TenantSpec,
+    account_refs,
+    home_ref,
+    ref_key,
+)
 from plinth.builders.common import ProviderConfigRef
 from plinth.core.composition import Claim, Required, Requirement
 from plinth.core.labels import TEAM
 from plinth.core.tenancy import Refused, describe
 
 LEGACY_PROVIDER_CONFIG_API = "aws.upbound.io/v1beta1"
+MOVE_HINT = (
+    "Plinth never moves AWS resources between accounts (it would create them anew there and "
+    "delete them here). To move an environment, remove it from the apps and the tenant first "
+    "(prod databases and buckets are kept in the old account), then add it back with its new "
+    "account; or keep its old account (docs/tenant.md)"
+)
 SHARING_HINT = (
     "dev and prod never share an account: give prod an account of its own, or set "
     "spec.allowSharedProdAccount on purpose (docs/tenant.md)"
@@ -171,11 +185,17 @@ class Accounts:
         return self.home if env is None else self.refs.get(env)
 
     def key(self, env: Environment) -> str:
-        """'' for the home account (and an environment the tenant lacks), else the account
-        reference's key."""
+        """'' for the home account (and an environment the tenant lacks), else the first
+        environment (dev, staging, prod) in the same account. Named after an environment, not
+        the account, so a change of an environment's account keeps the names and is seen as
+        the move it is."""
         ref = self._ref(env)
         key = ref_key(ref) if ref is not None else ""
-        return "" if key == ref_key(self.home) else key
+        if key == ref_key(self.home):
+            return ""
+        return next(
+            e.value for e in ENVIRONMENT_ORDER if e in self.refs and ref_key(self.refs[e]) == key
+        )
 
     def suffix(self, env: Environment | None) -> str:
         """What a per-account resource's composition-resource-name ends with."""
@@ -204,10 +224,17 @@ class Accounts:
         return out
 
 
-def plan(claim: Claim, spec: TenantSpec, required: Required) -> Accounts:
+def plan(
+    claim: Claim,
+    spec: TenantSpec,
+    required: Required,
+    previous: Mapping[Environment, str] | None = None,
+) -> Accounts:
     """Resolve every account of `spec`; Refused where prod would share one with non-prod in a
     way the schema cannot see (an AccountClaim vended for another environment, or two
-    references that turn out to be the same account), unless the claim allows it on purpose."""
+    references that turn out to be the same account), unless the claim allows it on purpose,
+    and where an environment's account changed from the one it was composed in (`previous`,
+    from the claim's status): moving an environment is a deliberate step (docs/tenant.md)."""
     refs = account_refs(spec)
     home = home_ref(spec)
     assert home is not None  # the model requires an account for every environment
@@ -217,7 +244,35 @@ def plan(claim: Claim, spec: TenantSpec, required: Required) -> Accounts:
     accounts = Accounts(refs, home, resolved)
     if not spec.allow_shared_prod_account:
         _check_separation(claim, accounts, required)
+    moved = {
+        env: (before, now.id)
+        for env, before in (previous or {}).items()
+        if (now := accounts.of(env)) is not None and now.id != before
+    }
+    if moved:
+        shown = ", ".join(f"{e.value} from {a} to {b}" for e, (a, b) in moved.items())
+        raise Refused(
+            f"the account of environment(s) {shown} changed while they have AWS resources "
+            f"there: {MOVE_HINT}"
+        )
     return accounts
+
+
+def previous_accounts(status: Mapping[str, Any] | None) -> dict[Environment, str]:
+    """The account each environment was composed in, as the claim's status reports it: a
+    tenant's `accounts`, an app's `environments[].accountId`; a tenant from before accounts per
+    environment reports one `accountId` for all of them."""
+    status = status or {}
+    out: dict[Environment, str] = {}
+    if "accounts" not in status and isinstance(status.get("accountId"), str):
+        for item in status.get("namespaces") or []:
+            if item.get("environment") in Environment._value2member_map_:
+                out[Environment(item["environment"])] = status["accountId"]
+    for item in [*(status.get("accounts") or []), *(status.get("environments") or [])]:
+        env, account = item.get("environment") or item.get("name"), item.get("accountId")
+        if env in Environment._value2member_map_ and isinstance(account, str) and account:
+            out[Environment(env)] = account
+    return out
 
 
 def _check_separation(claim: Claim, accounts: Accounts, required: Required) -> None:

@@ -115,7 +115,10 @@ class Observed:
         to_body: Callable[[Any], Body] | None = None,
         ready_of: Callable[[Any], bool] | None = None,
         kind_of: Callable[[Any], str] | None = None,
+        composite: Body | None = None,
     ):
+        # The composite as Crossplane observed it: its status says what was composed before.
+        self.composite: Body = composite or {}
         self._raw = resources
         self._to_body = to_body
         self._ready_of = ready_of

@@ -27,6 +27,7 @@ from plinth.api.flavor import FLAVORS, Flavor
 from plinth.api.function_input import FunctionInput
 from plinth.api.platform import PlatformConfig
 from plinth.compose import COMPOSERS, REQUIREMENTS
+from plinth.compose.accounts import MOVE_HINT
 from plinth.core.composition import (
     Body,
     Claim,
@@ -173,13 +174,7 @@ def evaluate(
 def _moves_message(moves: list[tuple[str, str, str]]) -> str:
     shown = ", ".join(f"{n} ({a} -> {b})" for n, a, b in moves[:5])
     more = f" (+{len(moves) - 5} more)" if len(moves) > 5 else ""
-    return (
-        f"{len(moves)} AWS resource(s) would move to another account: {shown}{more}. Plinth "
-        "never moves AWS resources between accounts (it would create them anew there and "
-        "delete them here). To move an environment, remove it from the apps and the tenant "
-        "first (prod databases and buckets are kept in the old account), then add it back with "
-        "its new account; or keep its old account (docs/tenant.md)"
-    )
+    return f"{len(moves)} AWS resource(s) would move to another account: {shown}{more}. {MOVE_HINT}"
 
 
 Encode = Callable[[fnv1.Resource, Body], None]
@@ -284,6 +279,7 @@ def run_function(
             to_body=struct_to_py,
             ready_of=struct_ready,
             kind_of=struct_kind,
+            composite=xr,
         )
         required = {
             name: [struct_to_py(item.resource) for item in res.items]

@@ -99,7 +99,8 @@ def _resolve_tenant(ctx: Context, required: Required) -> None:
     ctx.tenant_ready = ready is not None and ready.get("status") == "True"
     if not ctx.tenant_ready:
         ctx.tenant_wait = f"waiting for {where} to become Ready (its namespaces and AppProject)"
-    ctx.accounts = accounts.plan(ctx.claim, ctx.tenant, required)
+    previous = accounts.previous_accounts(ctx.observed.composite.get("status"))
+    ctx.accounts = accounts.plan(ctx.claim, ctx.tenant, required, previous)
 
 
 def _check_ownership(claim: Claim, spec: AppSpec) -> None:

@@ -69,7 +69,9 @@ def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required
         observed=observed,
         out=out,
         placements=_placements(claim, spec, out),
-        accounts=accounts.plan(claim, spec, required),
+        accounts=accounts.plan(
+            claim, spec, required, accounts.previous_accounts(observed.composite.get("status"))
+        ),
         levels=_levels(spec),
     )
     reserved = set(claim.platform.reserved_namespaces)
