@@ -29,11 +29,20 @@ CLAIM = {
     "spec": {
         "team": TEAM,
         "account": {"accountId": "123456789012", "providerConfig": "e2e-aws"},
-        "environments": [{"name": "dev", "namespaces": ["api", "worker"]}],
+        # An account per environment: dev in the default (home) account, staging in its own.
+        "environments": [
+            {"name": "dev", "namespaces": ["api", "worker"]},
+            {
+                "name": "staging",
+                "namespaces": ["stage"],
+                "account": {"accountId": "210987654321", "providerConfig": "e2e-staging-aws"},
+            },
+        ],
         "members": [{"permissionSet": "E2eDevelopers", "role": "edit"}],
     },
 }
-NAMESPACES = ("e2e-api", "e2e-worker")
+NAMESPACES = ("e2e-api", "e2e-worker", "e2e-stage")
+ACCOUNT_PCS = {"123456789012": "e2e-aws", "210987654321": "e2e-staging-aws"}
 
 
 def say(line: str) -> None:
@@ -148,13 +157,24 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
     def role_exists() -> Any:
         return get(kubeconfig, "roles.iam.aws.m.upbound.io", "-n", TEAM)
 
-    eventually("the IAM role object exists", lambda: (role_exists() or {}).get("items"))
-    (role,) = role_exists()["items"]
-    assert role["metadata"]["annotations"]["crossplane.io/external-name"] == "plinth-e2e-edit"
-    assert role["spec"]["providerConfigRef"] == {"kind": "ProviderConfig", "name": "e2e-aws"}
-    trust = json.loads(role["spec"]["forProvider"]["assumeRolePolicy"])
-    assert "AWSReservedSSO_E2eDevelopers_" in json.dumps(trust)
-    assert condition(role, "Ready").get("status") != "True"
+    eventually(
+        "the IAM role objects exist (one per account)",
+        lambda: len((role_exists() or {}).get("items", [])) == 2,
+    )
+    roles = role_exists()["items"]
+    # The same role name in each environment's account, each through that account's
+    # ProviderConfig, trusting that account's Identity Center sessions.
+    assert {r["spec"]["providerConfigRef"]["name"] for r in roles} == set(ACCOUNT_PCS.values())
+    for role in roles:
+        assert role["metadata"]["annotations"]["crossplane.io/external-name"] == "plinth-e2e-edit"
+        account = next(
+            a for a, pc in ACCOUNT_PCS.items() if pc == role["spec"]["providerConfigRef"]["name"]
+        )
+        trust = json.dumps(json.loads(role["spec"]["forProvider"]["assumeRolePolicy"]))
+        assert "AWSReservedSSO_E2eDevelopers_" in trust
+        assert f":{account}:" in trust
+        assert all(f":{a}:" not in trust for a in ACCOUNT_PCS if a != account)
+        assert condition(role, "Ready").get("status") != "True"
     assert not get(kubeconfig, "accessentries.eks.aws.m.upbound.io", "-n", TEAM)["items"]
 
     def claim_says_what_it_waits_for() -> bool:
@@ -172,6 +192,10 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
     )
     status = get(kubeconfig, "tenantclaim", TEAM, "-n", TEAM)["status"]
     assert {n["namespace"] for n in status["namespaces"]} == set(NAMESPACES)
+    assert {a["environment"]: a["accountId"] for a in status["accounts"]} == {
+        "dev": "123456789012",
+        "staging": "210987654321",
+    }
 
     _an_app_finds_its_tenant_through_real_crossplane(kubeconfig)
 
@@ -193,7 +217,10 @@ APP = {
     "metadata": {"name": "api", "namespace": TEAM},
     "spec": {
         "tenant": TEAM,
-        "environments": [{"name": "dev", "namespace": "e2e-api"}],
+        "environments": [
+            {"name": "dev", "namespace": "e2e-api"},
+            {"name": "staging", "namespace": "e2e-stage"},
+        ],
         "buckets": [{"name": "assets"}],
         "queues": [{"name": "jobs"}],
     },
@@ -210,17 +237,21 @@ def _an_app_finds_its_tenant_through_real_crossplane(kubeconfig: Path) -> None:
         repos = get(kubeconfig, "repositories.repo.github.m.upbound.io", "-n", TEAM)["items"]
         buckets = get(kubeconfig, "buckets.s3.aws.m.upbound.io", "-n", TEAM)["items"]
         queues = get(kubeconfig, "queues.sqs.aws.m.upbound.io", "-n", TEAM)["items"]
-        return repos and buckets and len(queues) == 2 and (repos, buckets)
+        return repos and len(buckets) == 2 and len(queues) == 4 and (repos, buckets)
 
     took = eventually("the app's repository, bucket and queues exist", composed)
     say(f"app applied -> repository, bucket and queues created: {took:.1f}s")
     (repo,) = get(kubeconfig, "repositories.repo.github.m.upbound.io", "-n", TEAM)["items"]
     assert repo["spec"]["forProvider"]["name"] == "e2e-api"
-    (bucket,) = get(kubeconfig, "buckets.s3.aws.m.upbound.io", "-n", TEAM)["items"]
-    assert bucket["metadata"]["annotations"]["crossplane.io/external-name"].endswith(
-        "-123456789012"
-    )
-    assert bucket["spec"]["providerConfigRef"] == {"kind": "ProviderConfig", "name": "e2e-aws"}
+    # Each environment's bucket in its own account, through that account's ProviderConfig.
+    buckets = get(kubeconfig, "buckets.s3.aws.m.upbound.io", "-n", TEAM)["items"]
+    placed = {
+        b["metadata"]["annotations"]["crossplane.io/external-name"].rsplit("-", 1)[1]: b["spec"][
+            "providerConfigRef"
+        ]
+        for b in buckets
+    }
+    assert placed == {a: {"kind": "ProviderConfig", "name": pc} for a, pc in ACCOUNT_PCS.items()}
 
     def waits_for_the_tenant() -> bool:
         claim = get(kubeconfig, "appclaim", "api", "-n", TEAM)
