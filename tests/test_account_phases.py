@@ -350,3 +350,15 @@ def test_cli_renders_with_observed_resources(flavor: str, fixture: str) -> None:
     )
     assert len(docs) == 1 + len(expected.resources)
     assert docs[0]["status"]["phase"] == expected.composite["status"]["phase"]
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"), [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")]
+)
+def test_arns_use_the_partition_of_the_accounts_region(region: str, partition: str) -> None:
+    # One partition function for every composer (plinth.builders.aws.partition).
+    claim = fx.claim_of(FLAVOR_DIRS["v2"] / "account.yaml")
+    claim["spec"]["region"] = region
+    rendered = _render(claim, _observed(FLAVOR_DIRS["v2"], "account.yaml", "account-created"))
+    pc = next(r for r in rendered.resources if r["kind"] == "ProviderConfig")
+    assert pc["spec"]["assumeRoleChain"][0]["roleARN"].startswith(f"arn:{partition}:iam::")

@@ -8,6 +8,7 @@ from typing import Any
 from plinth.api.account import AccountSpec, NatMode, Tier
 from plinth.api.base import Environment
 from plinth.api.platform import PlatformConfig
+from plinth.builders import aws
 from plinth.builders.common import ProviderConfigRef
 from plinth.core.composition import Body, Claim
 from plinth.core.labels import aws_tags, claim_labels
@@ -55,7 +56,7 @@ class Context:
 
     @property
     def partition(self) -> str:
-        return "aws-us-gov" if self.region.startswith("us-gov-") else "aws"
+        return aws.partition(self.region)
 
     @property
     def provider_config_name(self) -> str:
