@@ -167,7 +167,7 @@ def test_the_wheel_alone_serves_the_function_and_asks_for_the_tools(
         rsp = call(build_request(to_composite(claim)))
         assert rsp.requirements.resources["platform"].match_name == "plinth-platform"
         rsp = call(build_request(to_composite(claim), required={"platform": platform_docs()[:1]}))
-        assert "account" in rsp.requirements.resources
+        assert "account-payments-dev" in rsp.requirements.resources
     r = subprocess.run(
         [str(bin_ / "plinth"), "validate", str(EXAMPLES / "tenant.yaml")],
         env=_env(home),
