@@ -617,11 +617,13 @@ from plinth.access import access_cmd  # noqa: E402
 from plinth.devcluster import dev  # noqa: E402
 from plinth.gitops import gitops_cmd  # noqa: E402
 from plinth.scaffold import new_cmd  # noqa: E402
+from plinth.tools.package_cmd import package_cmd  # noqa: E402
 
 main.add_command(gitops_cmd)
 main.add_command(new_cmd)
 main.add_command(access_cmd)
 main.add_command(dev)
+main.add_command(package_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

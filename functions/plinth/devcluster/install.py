@@ -150,14 +150,7 @@ def packages(progress: Progress) -> tuple[Path, PackageIndex]:
 
     output = pkgs.default_output()
     crossplane, crane = binary("crossplane"), binary("crane")
-    pkgs.build(
-        output,
-        crossplane=crossplane,
-        crane=crane,
-        examples=REPO / "examples",
-        runtime_image_tarball=None,
-        progress=lambda line: progress(f"[plinth dev] {line}"),
-    )
+    pkgs.build_all(output, REPO, progress=lambda line: progress(f"[plinth dev] {line}"))
     mirror.build_mirrors(
         output,
         default_crds_dir(),

@@ -466,3 +466,37 @@ def build(
             progress(f"built {built.file} ({built.size:,} bytes, {built.seconds}s)")
     write_index(output, index)
     return index
+
+
+def build_all(
+    output: Path,
+    checkout: Path,
+    *,
+    version: str = __version__,
+    image: bool = True,
+    only: Iterable[str] | None = None,
+    progress: Progress | None = None,
+) -> PackageIndex:
+    """The runtime image (unless `image` is false) and Plinth's packages, from `checkout`, with
+    the pinned CLI and crane (hack/build-tools.sh builds them when missing)."""
+    from plinth.devcluster.cluster import binary
+    from plinth.tools import image as runtime_image
+
+    version = version.removeprefix("v")
+    wanted = set(only) if only is not None else None
+    tarball = None
+    if image and (wanted is None or "function" in wanted):
+        built = runtime_image.build_image(
+            output, source=checkout, version=version, progress=progress
+        )
+        tarball = output / built.tarball
+    return build(
+        output,
+        version=version,
+        crossplane=binary("crossplane"),
+        crane=binary("crane"),
+        examples=checkout / "examples",
+        runtime_image_tarball=tarball,
+        only=wanted,
+        progress=progress,
+    )
