@@ -92,6 +92,38 @@ def build_cmd(output: Path | None, version: str, no_image: bool, only: tuple[str
             click.echo(f"{p.reference}\t{output / p.file}\t{p.size:,} bytes\t{p.digest}")
 
 
+@package_cmd.command(name="image")
+@output_option
+@click.option(
+    "--source",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="The Plinth source tree to build the wheel from (default: this checkout).",
+)
+@click.option(
+    "--rootfs",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also unpack the image's root filesystem here (what the Dockerfile copies).",
+)
+def image_cmd(output: Path | None, source: Path | None, rootfs: Path | None) -> None:
+    """Build function-plinth's runtime image without a container engine: an OCI layout and a
+    docker-save tarball in _output/ (`plinth package build` does this too)."""
+    from plinth.tools import image, packages
+
+    output = output or packages.default_output()
+    try:
+        built = image.build_image(output, source=source or _checkout(), progress=_say)
+        if rootfs is not None:
+            image.unpack(output, built, rootfs)
+    except image.ImageError as e:
+        click.echo(f"plinth package image: {e}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{built.reference}\t{output / built.tarball}\t{built.size:,} bytes\t{built.manifest_digest}"
+    )
+
+
 @package_cmd.command(name="mirror")
 @output_option
 @click.option(
