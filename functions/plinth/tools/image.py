@@ -361,8 +361,19 @@ def download_wheels(
     return wheels
 
 
-def plinth_wheel(source: Path, folder: Path) -> Path:
-    """The Plinth wheel, built from the checkout (pip's isolated setuptools build)."""
+def plinth_wheel(source: Path, folder: Path, cache: Path) -> Path:
+    """The Plinth wheel, built from the checkout in pip's isolated build environment, whose
+    build requirements (pyproject's `build-system.requires`) come from a folder downloaded once:
+    later builds need no network."""
+    import tomllib
+
+    requires = tomllib.loads((source / "pyproject.toml").read_text())["build-system"]["requires"]
+    build_deps = cache / "build-wheels" / _key(requires)
+    if not build_deps.is_dir():
+        tmp = build_deps.with_suffix(".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        _run([sys.executable, "-m", "pip", "download", "--quiet", f"--dest={tmp}", *requires])
+        tmp.rename(build_deps)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     _run(
@@ -373,6 +384,8 @@ def plinth_wheel(source: Path, folder: Path) -> Path:
             "wheel",
             "--quiet",
             "--no-deps",
+            "--no-index",
+            f"--find-links={build_deps}",
             f"--wheel-dir={folder}",
             str(source),
         ]
@@ -615,7 +628,7 @@ def build_image(
             install_wheels(wheels, tree)
             compile_bytecode(interpreter(), tree, SITE_PACKAGES)
 
-        wheel = plinth_wheel(source, Path(tmp) / "wheel")
+        wheel = plinth_wheel(source, Path(tmp) / "wheel", cache)
 
         def plinth(tree: Path) -> None:
             install_wheels([wheel], tree)
