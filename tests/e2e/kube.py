@@ -43,3 +43,16 @@ def eventually(what: str, check: Callable[[], Any], timeout: float = 120) -> flo
 
 def condition(body: dict[str, Any] | None, kind: str) -> dict[str, Any]:
     return dict(condition_of(body or {}, kind) or {})
+
+
+def rss_mib(state: str | Path, component: str) -> int | None:
+    """Resident memory of one of the dev cluster's processes (None if not ours to read)."""
+    pid_file = Path(state) / f"{component}.pid"
+    try:
+        status = Path(f"/proc/{pid_file.read_text().strip()}/status").read_text()
+    except OSError:
+        return None
+    kib = next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+    )
+    return kib // 1024

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from e2e.kube import condition, get, say
+from e2e.kube import condition, get, rss_mib, say
 from plinth.devcluster import install, runtime
 from plinth.flavor import Flavor
 from plinth.manifests import CONFIGURATION_PACKAGE, FUNCTION_NAME, FUNCTION_PACKAGE
@@ -97,7 +97,9 @@ def test_the_xrds_compositions_and_policy_belong_to_the_configuration(kubeconfig
         assert step["functionRef"]["name"] == FUNCTION_NAME
 
 
-def test_only_the_kinds_the_compositions_use_are_installed(kubeconfig: Path) -> None:
+def test_only_the_kinds_the_compositions_use_are_installed(
+    kubeconfig: Path, cluster_info: dict[str, Any]
+) -> None:
     mrds = items(kubeconfig, "managedresourcedefinitions")
     active = sorted(m["metadata"]["name"] for m in mrds if m["spec"].get("state") == "Active")
     assert active == packages.activations(Flavor.V2)
@@ -119,6 +121,7 @@ def test_only_the_kinds_the_compositions_use_are_installed(kubeconfig: Path) -> 
         "managed_resource_crds": len(managed_crds),
         "provider_config_crds": len(provider_crds) - len(managed_crds),
         "managed_resource_crds_with_default_wildcard_policy": len(mrds),
+        "kube_apiserver_rss_mib": rss_mib(cluster_info.get("state", ""), "kube-apiserver"),
     }
     say(f"CRDs: {json.dumps(figures)}")
     assert len(managed_crds) == len(active)

@@ -8,10 +8,11 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from e2e.kube import condition, get, say
+from e2e.kube import condition, get, rss_mib, say
 from plinth.devcluster.cluster import apply, wait_established
 
 pytestmark = [
@@ -24,7 +25,7 @@ pytestmark = [
 
 
 def test_the_default_wildcard_policy_would_install_every_managed_resource_crd(
-    kubeconfig: Path,
+    kubeconfig: Path, cluster_info: dict[str, Any]
 ) -> None:
     before = len(get(kubeconfig, "crds")["items"])
     mrds = get(kubeconfig, "managedresourcedefinitions")["items"]
@@ -58,6 +59,12 @@ def test_the_default_wildcard_policy_would_install_every_managed_resource_crd(
     say(
         "CRDs with the `*` policy: "
         + json.dumps(
-            {"before": before, "after": len(crds), "mrds": len(mrds), "seconds": round(took, 1)}
+            {
+                "before": before,
+                "after": len(crds),
+                "mrds": len(mrds),
+                "seconds": round(took, 1),
+                "kube_apiserver_rss_mib": rss_mib(cluster_info.get("state", ""), "kube-apiserver"),
+            }
         )
     )

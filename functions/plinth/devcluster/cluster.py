@@ -350,7 +350,8 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
         began = time.monotonic()
         mirror_host = registry.start(state, bins["registry"], registry_tls, pki.ca)
         pushed = install.publish(index, output, mirror_host, pki.ca, bins["crossplane"])
-        stage(f"registry up, {len(pushed)} packages pushed", began)
+        progress(f"[plinth dev] pushed {len(pushed)} packages to {mirror_host}")
+        stage("registry up, packages pushed", began)
 
         began = time.monotonic()
         function_port = processes.free_port()
