@@ -11,7 +11,8 @@ import click
 @click.group(name="dev")
 def dev() -> None:
     """A local management cluster: etcd, kube-apiserver, kube-controller-manager, Crossplane,
-    provider-kubernetes and plinth serve as local processes (no container engine)."""
+    provider-kubernetes, plinth serve and an OCI registry as local processes (no container
+    engine), with Plinth installed by Crossplane's package manager."""
 
 
 @dev.command(name="up")
@@ -21,7 +22,8 @@ def dev() -> None:
     help="Platform EnvironmentConfig to install (default: examples/platform.yaml).",
 )
 def up_cmd(platform: str | None) -> None:
-    """Start the cluster, install Plinth's XRDs, compositions and function, print KUBECONFIG."""
+    """Start the cluster, install Plinth from its registry by applying its Configuration (the
+    package manager installs the function and the providers), print KUBECONFIG."""
     from pathlib import Path
 
     from plinth.devcluster import cluster
