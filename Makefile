@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint generate bench crossplane-tools e2e clean
+.PHONY: demo test lint generate bench crossplane-tools package e2e clean
 
 # Plinth with its tools (`plinth[cli]`), what `make demo` needs.
 $(BIN)/.installed-cli: pyproject.toml
@@ -36,11 +36,20 @@ test: lint
 generate: $(BIN)/.installed
 	$(BIN)/plinth generate
 
+# Plinth's Crossplane packages (function with its runtime image, both Configurations) in
+# _output/, built with the pinned crossplane CLI; see README "Installing into a management cluster".
+package: $(BIN)/.installed
+	hack/build-tools.sh crossplane crane
+	$(BIN)/plinth package build
+
 # The slower tier: builds what is missing (cached in ~/.cache/plinth), starts a local management
 # cluster (etcd, kube-apiserver, kube-controller-manager, Crossplane, provider-kubernetes, plinth
-# serve), runs tests/e2e and tears it all down.
+# serve, an OCI registry), installs Plinth through Crossplane's package manager from that
+# registry, runs tests/e2e (the runtime image test, the install, the claims, an upgrade) and
+# tears it all down.
 e2e: $(BIN)/.installed
-	hack/build-tools.sh etcd kube-apiserver kube-controller-manager crossplane-core provider-kubernetes
+	hack/build-tools.sh etcd kube-apiserver kube-controller-manager crossplane-core provider-kubernetes \
+	  crossplane registry crane
 	PLINTH_CRDS_DIR=$${PLINTH_CRDS_DIR:-$(abspath ../shared/crds)} $(BIN)/pytest -m e2e tests/e2e -s -q -p no:xdist
 
 bench: $(BIN)/.installed

@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-import gzip
+import socket
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from conftest import REPO, crds_dir
-from plinth.devcluster import cluster, processes
+from plinth.devcluster import cluster, install, kubectl, processes, registry, runtime
+from plinth.devcluster.pki import Pair
+from plinth.devcluster.runtime import LocalRuntime, RuntimeConfig
 
 
-def test_package_cache_entry_is_named_as_crossplane_looks_it_up(tmp_path: Path) -> None:
-    ref = cluster._function_package(tmp_path)
-    source, digest = ref.split("@")
-    assert source == cluster.PACKAGE_SOURCE
-    (entry,) = tmp_path.glob("*.gz")
-    # crossplane-runtime: FriendlyID(source, digest) = ToDNSLabel(source[:50] + "-" + digest[:12])
-    assert entry.name == f"xpkg-plinth-dev-plinth-function-plinth-sha256-{digest[7:12]}.gz"
-    package = yaml.safe_load_all(gzip.decompress(entry.read_bytes()).decode())
-    assert [d["kind"] for d in package if d] == ["Function"]
-
-
-def test_crds_lose_conversion_webhooks_this_cluster_cannot_serve() -> None:
+def test_the_cluster_applies_crossplane_s_crds_and_no_provider_s() -> None:
     docs = cluster._crds(crds_dir())
     names = {d["metadata"]["name"] for d in docs}
-    assert "objects.kubernetes.crossplane.io" in names
     assert "compositeresourcedefinitions.apiextensions.crossplane.io" in names
-    assert "roles.iam.aws.m.upbound.io" in names
+    assert "managedresourceactivationpolicies.apiextensions.crossplane.io" in names
+    assert "applications.argoproj.io" in names
+    # Providers' kinds come with their packages, installed by Crossplane's package manager.
+    assert not [n for n in names if n.endswith((".upbound.io", "kubernetes.crossplane.io"))]
     for d in docs:
         assert (d["spec"].get("conversion") or {}).get("strategy") != "Webhook"
 
@@ -65,7 +60,167 @@ def test_kubectl_keeps_its_discovery_cache_beside_the_kubeconfig(tmp_path: Path)
     # No server: kubectl fails, but only after choosing its cache directory.
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
-    r = cluster.kubectl_run(kubeconfig, "config", "view", "-o", "jsonpath={.kind}")
+    r = kubectl.kubectl_run(kubeconfig, "config", "view", "-o", "jsonpath={.kind}")
     assert r.returncode == 0, r.stderr
     assert "--cache-dir" in r.args
     assert str(tmp_path / "kube-cache") in r.args
+
+
+# --- the External package runtime (runtime.py) ---------------------------------------------
+
+
+def runtime_config(tmp_path: Path, function_port: int) -> RuntimeConfig:
+    return RuntimeConfig(
+        server="https://127.0.0.1:1",
+        ca=tmp_path / "ca.crt",
+        client_cert=tmp_path / "c.crt",
+        client_key=tmp_path / "c.key",
+        no_runtime_tls_dir=tmp_path / "none",
+        client_tls_dir=tmp_path / "client",
+        runtimes=[
+            LocalRuntime(
+                package="ghcr.io/plinth-dev/function-plinth",
+                tls_dir=tmp_path / "fn",
+                endpoint=f"dns:///127.0.0.1:{function_port}",
+                health=f"tcp://127.0.0.1:{function_port}",
+            )
+        ],
+    )
+
+
+def revision(kind: str, package: str, image: str, *conditions: dict[str, str]) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "metadata": {
+            "name": f"{package}-0123456789ab",
+            "labels": {runtime.PACKAGE_LABEL: package},
+            "resourceVersion": "7",
+        },
+        "spec": {"image": image, "desiredState": "Active"},
+        "status": {"conditions": list(conditions)},
+    }
+
+
+HEALTHY_REVISION = {
+    "type": "RevisionHealthy",
+    "status": "True",
+    "reason": "HealthyPackageRevision",
+    "lastTransitionTime": "2026-01-01T00:00:00Z",
+}
+
+
+def test_a_running_function_gets_its_endpoint_secrets_and_runtime_health(tmp_path: Path) -> None:
+    port = processes.free_port()
+    config = runtime_config(tmp_path, port)
+    rev = revision(
+        "FunctionRevision",
+        "plinth-dev-function-plinth",
+        "ghcr.io/plinth-dev/function-plinth:v0.1.0",
+        HEALTHY_REVISION,
+    )
+    # Nothing listens yet: the revision is healthy, the runtime is not.
+    want, local = runtime.desired_status(rev, config, "T1")
+    assert local is config.runtimes[0]
+    assert want["endpoint"] == f"dns:///127.0.0.1:{port}"
+    # Crossplane's names for a package's TLS Secrets (`<package>-tls-server|client`).
+    assert want["tlsServerSecretName"] == "plinth-dev-function-plinth-tls-server"
+    assert want["tlsClientSecretName"] == "plinth-dev-function-plinth-tls-client"
+    revision_healthy, runtime_healthy = want["conditions"]
+    assert revision_healthy == HEALTHY_REVISION, "core's own condition is kept as it is"
+    assert runtime_healthy["status"] == "False"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        rev["status"]["conditions"] = want["conditions"]
+        want, _ = runtime.desired_status(rev, config, "T2")
+        assert want["conditions"][1] == {
+            "type": "RuntimeHealthy",
+            "status": "True",
+            "reason": "HealthyPackageRevision",
+            "lastTransitionTime": "T2",
+        }
+        # Unchanged health: no conditions in the patch, so nothing is written.
+        rev["status"]["conditions"] = want["conditions"]
+        again, _ = runtime.desired_status(rev, config, "T3")
+        assert "conditions" not in again
+
+
+def test_a_package_nothing_runs_gets_secrets_and_says_so(tmp_path: Path) -> None:
+    config = runtime_config(tmp_path, processes.free_port())
+    rev = revision(
+        "ProviderRevision",
+        "crossplane-contrib-provider-aws-s3",
+        "xpkg.crossplane.io/crossplane-contrib/provider-aws-s3:v2.6.0",
+        HEALTHY_REVISION,
+    )
+    want, local = runtime.desired_status(rev, config, "T")
+    assert local is None
+    assert "endpoint" not in want
+    assert want["tlsServerSecretName"] == "crossplane-contrib-provider-aws-s3-tls-server"
+    condition = want["conditions"][1]
+    assert (condition["status"], condition["message"]) == ("False", runtime.NOT_RUN)
+
+
+def test_runtime_health_waits_for_the_revision(tmp_path: Path) -> None:
+    config = runtime_config(tmp_path, processes.free_port())
+    rev = revision("ProviderRevision", "p", "xpkg.crossplane.io/crossplane-contrib/p:v1")
+    want, _ = runtime.desired_status(rev, config, "T")
+    assert want["conditions"][0]["message"] == "Package revision is not healthy yet"
+
+
+@pytest.mark.parametrize(
+    ("image", "repository"),
+    [
+        ("ghcr.io/plinth-dev/function-plinth:v0.1.0", "ghcr.io/plinth-dev/function-plinth"),
+        ("127.0.0.1:5443/ghcr.io/a/b@sha256:" + "0" * 64, "127.0.0.1:5443/ghcr.io/a/b"),
+        ("127.0.0.1:5443/a/b", "127.0.0.1:5443/a/b"),
+    ],
+)
+def test_a_revision_s_package_is_its_repository(image: str, repository: str) -> None:
+    assert runtime.repository(image) == repository
+
+
+def test_the_registry_serves_tls_on_loopback_from_the_state_directory(tmp_path: Path) -> None:
+    cfg = yaml.safe_load(
+        registry.config(tmp_path, 5443, Pair(tmp_path / "r.crt", tmp_path / "r.key")).read_text()
+    )
+    assert cfg["http"]["addr"] == "127.0.0.1:5443"
+    assert cfg["http"]["tls"] == {
+        "certificate": str(tmp_path / "r.crt"),
+        "key": str(tmp_path / "r.key"),
+    }
+    assert cfg["storage"]["filesystem"]["rootdirectory"].startswith(str(tmp_path))
+
+
+def test_plinth_is_installed_when_the_package_manager_says_so() -> None:
+    def pkg(name: str, healthy: str, revision: str = "r") -> dict[str, Any]:
+        return {
+            "metadata": {"name": name},
+            "spec": {"package": name},
+            "status": {
+                "currentRevision": revision,
+                "conditions": [{"type": "Healthy", "status": healthy}],
+            },
+        }
+
+    state: dict[str, Any] = {
+        "configurations": [pkg("plinth", "True")],
+        "functions": [pkg("plinth-dev-function-plinth", "True")],
+        "providers": [
+            pkg("crossplane-contrib-provider-kubernetes", "True"),
+            pkg("crossplane-contrib-provider-aws-s3", "False"),
+        ],
+        "providerrevisions": {
+            "status": {"conditions": [{"type": "RevisionHealthy", "status": "True"}]}
+        },
+    }
+
+    def get(kind: str, name: str | None = None) -> Any:
+        value = state[kind]
+        return value if name is not None else {"items": value}
+
+    # An AWS provider runs nowhere here: its revision's health (its CRDs) is what counts.
+    assert install.installed(get, 2) == (True, "")
+    assert install.installed(get, 3)[0] is False
+    state["functions"][0]["status"]["conditions"][0]["status"] = "False"
+    assert install.installed(get, 2) == (False, "Function plinth-dev-function-plinth not Healthy")

@@ -6,18 +6,15 @@ created as objects and stay unready (no cloud here); deleting the claim removes 
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from conftest import REPO
-from plinth.core.composition import condition_of
-from plinth.devcluster.cluster import kubectl, kubectl_run
+from e2e.kube import condition, eventually, get, say
+from plinth.devcluster.kubectl import kubectl, kubectl_run
 
 pytestmark = pytest.mark.e2e
 
@@ -43,56 +40,6 @@ CLAIM = {
 }
 NAMESPACES = ("e2e-api", "e2e-worker", "e2e-stage")
 ACCOUNT_PCS = {"123456789012": "e2e-aws", "210987654321": "e2e-staging-aws"}
-
-
-def say(line: str) -> None:
-    print(f"[e2e] {line}", flush=True)
-
-
-@pytest.fixture(scope="module")
-def kubeconfig() -> Iterator[Path]:
-    """The dev cluster: the one `PLINTH_DEV_KUBECONFIG` names, or one started (and stopped) here."""
-    given = os.environ.get("PLINTH_DEV_KUBECONFIG")
-    if given:
-        yield Path(given)
-        return
-    from plinth.devcluster import cluster
-
-    info = cluster.up(REPO / "examples" / "platform.yaml", progress=say)
-    say(f"control plane up in {info.timings['total']}s: {json.dumps(info.timings)}")
-    try:
-        yield Path(info.kubeconfig)
-    finally:
-        cluster.down(progress=say)
-
-
-def get(kubeconfig: Path, *args: str) -> Any:
-    """The object (None when NotFound) or list; any other kubectl failure is retried, then raised:
-    taking a transient error for "absent" once turned a slow API server into a confusing
-    TypeError, and could pass a "gone" check that never looked."""
-    for attempt in range(5):
-        r = kubectl_run(kubeconfig, "get", *args, "-o", "json")
-        if r.returncode == 0:
-            return json.loads(r.stdout)
-        if "NotFound" in r.stderr:
-            return None
-        time.sleep(1 + attempt)
-    raise AssertionError(f"kubectl get {' '.join(args)}: {r.stderr.strip()}")
-
-
-def eventually(what: str, check: Callable[[], Any], timeout: float = 120) -> float:
-    start = time.monotonic()
-    last: Any = None
-    while time.monotonic() - start < timeout:
-        last = check()
-        if last:
-            return time.monotonic() - start
-        time.sleep(1)
-    raise AssertionError(f"{what}: not after {timeout:.0f}s (last: {last!r})")
-
-
-def condition(body: dict[str, Any] | None, kind: str) -> dict[str, Any]:
-    return dict(condition_of(body or {}, kind) or {})
 
 
 def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -> None:

@@ -15,6 +15,7 @@ from plinth.cli.dev import dev
 from plinth.cli.generate import generate_cmd, xrds_cmd
 from plinth.cli.gitops import gitops_cmd
 from plinth.cli.new import new_cmd
+from plinth.cli.package import package_cmd
 from plinth.cli.render import render_cmd
 from plinth.cli.schemas import schemas_cmd
 from plinth.cli.serve import serve_cmd
@@ -45,6 +46,7 @@ for command in (
     new_cmd,
     access_cmd,
     dev,
+    package_cmd,
 ):
     main.add_command(command)
 

@@ -14,7 +14,8 @@ from plinth.cli.common import needs_tools
 @click.group(name="dev")
 def dev() -> None:
     """A local management cluster: etcd, kube-apiserver, kube-controller-manager, Crossplane,
-    provider-kubernetes and plinth serve as local processes (no container engine)."""
+    provider-kubernetes, plinth serve and an OCI registry as local processes (no container
+    engine), with Plinth installed by Crossplane's package manager."""
 
 
 @dev.command(name="up")
@@ -31,7 +32,8 @@ def dev() -> None:
 )
 @needs_tools
 def up_cmd(platform: str, crds: str | None) -> None:
-    """Start the cluster, install Plinth's XRDs, compositions and function, print KUBECONFIG.
+    """Start the cluster, install Plinth from its registry by applying its Configuration (the
+    package manager installs the function and the providers), print KUBECONFIG.
 
     \b
     Example:

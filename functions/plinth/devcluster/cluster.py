@@ -1,74 +1,55 @@
 """A local management cluster made of real components, each a local process on loopback:
 etcd, kube-apiserver, kube-controller-manager (garbage collection, namespace deletion),
-Crossplane core, provider-kubernetes and `plinth serve`. No container engine, no image pull.
+Crossplane core, provider-kubernetes, `plinth serve`, and an OCI registry. No container
+engine, no image pull from the internet.
 
-How Crossplane reaches the function without a pod: core runs with the External package
-runtime, so it deploys nothing. The Function references its package by digest with
-`packagePullPolicy: Never`, and the package cache (`--xpkg-cache-dir`) is pre-filled with the
-package's YAML under the name core derives from source and digest, so no registry is asked.
-Nothing fills in a revision's endpoint under the External runtime, so `up` patches the
-FunctionRevision's status with `endpoint: dns:///127.0.0.1:PORT` and the names of two TLS
-Secrets; core then dials `plinth serve` with mTLS using its client certificate, and the
-function serves a certificate from the same CA.
+Plinth is installed as users install it (install.py): its packages and the providers' are
+pushed to the registry under their public names, ImageConfigs point the public registries at
+it, and one `Configuration` object is applied; Crossplane's package manager installs the rest.
+Core runs with the External package runtime, so it deploys nothing: runtime.py is that
+runtime for the processes this cluster starts (TLS Secrets, the function's endpoint,
+RuntimeHealthy), and the only writer of a package revision's status here.
 """
 
 from __future__ import annotations
 
 import base64
-import gzip
-import hashlib
 import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from plinth.api.catalog import CLAIMS
-from plinth.api.flavor import Flavor
 from plinth.api.platform import PlatformConfig
-from plinth.devcluster import processes
+from plinth.devcluster import install, processes, registry
+from plinth.devcluster.kubectl import apply, kubectl, kubectl_run
 from plinth.devcluster.pki import Pki
-from plinth.generators.crossplane import composition, function_meta, xrd
-from plinth.tools.crds import CrdsNotFound, default_crds_dir
-from plinth.tools.engine import build_script
+from plinth.devcluster.runtime import LocalRuntime, RuntimeConfig
 
-FUNCTION_NAME = "function-plinth"
-PACKAGE_SOURCE = "xpkg.plinth.dev/plinth/function-plinth"
+try:  # libyaml parses the upstream CRDs an order of magnitude faster
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+from plinth.tools.crds import CrdsNotFound, default_crds_dir
+from plinth.tools.engine import binary
+
 CROSSPLANE_NAMESPACE = "crossplane-system"
 # provider-kubernetes binds its webhook server here and has no flag to move it.
 PROVIDER_WEBHOOK_PORT = 9443
 
-# The upstream CRDs a Plinth composition needs to create its resources, by folder and file
-# prefix. provider-upjet-aws and provider-upjet-github run nowhere here: their managed
-# resources are created and stay unready, which is what a test can check without a cloud.
+# The upstream CRDs of what a management cluster runs besides Plinth: Crossplane itself (as
+# its Helm chart installs them), and the Argo CD and cert-manager kinds Plinth's
+# provider-kubernetes Objects create. The providers' CRDs come with their packages.
 CRD_SETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("crossplane", ("",)),
-    ("provider-kubernetes", ("",)),
-    (
-        "provider-upjet-aws",
-        (
-            "aws.m.upbound.io_",
-            "iam.aws.m.",
-            "eks.aws.m.",
-            "ecr.aws.m.",
-            "sqs.aws.m.",
-            # The five bucket kinds an app composes, not all of S3's.
-            "s3.aws.m.upbound.io_buckets.",
-            "s3.aws.m.upbound.io_bucketversionings.",
-            "s3.aws.m.upbound.io_bucketserversideencryptionconfigurations.",
-            "s3.aws.m.upbound.io_bucketpublicaccessblocks.",
-            "s3.aws.m.upbound.io_bucketownershipcontrols.",
-        ),
-    ),
-    ("provider-upjet-github", ("github.m.upbound.io_", "repo.github.m.", "actions.github.m.")),
     ("argo-cd", ("",)),
     ("cert-manager", ("",)),
 )
@@ -85,6 +66,7 @@ class ClusterInfo:
     apiserver_port: int
     etcd_port: int
     function_port: int
+    registry: str
     timings: dict[str, float]
 
 
@@ -93,55 +75,6 @@ Progress = Callable[[str], None]
 
 def _print(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def binary(target: str) -> str:
-    """A pinned binary from the build script (built once, cached outside the repository)."""
-    env_name = f"PLINTH_{target.upper().replace('-', '_')}_BIN"
-    if os.environ.get(env_name):
-        return os.environ[env_name]
-    r = subprocess.run(
-        ["bash", str(build_script()), "--print-path", target],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if r.returncode != 0:
-        raise RuntimeError(f"building {target} failed:\n{r.stderr[-3000:]}")
-    return r.stdout.strip()
-
-
-def kubectl_run(
-    kubeconfig: Path, *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    # kubectl caches discovery per server under ~/.kube/cache; every dev cluster has a new port,
-    # so keep the cache beside the kubeconfig, where `down` removes it with the rest.
-    return subprocess.run(
-        [
-            "kubectl",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--cache-dir",
-            str(kubeconfig.parent / "kube-cache"),
-            *args,
-        ],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
-    r = kubectl_run(kubeconfig, *args, stdin=stdin)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"kubectl {' '.join(args)}: {r.stderr.strip()}")
-    return r.stdout
-
-
-def apply(kubeconfig: Path, docs: Iterable[dict[str, Any]]) -> None:
-    text = yaml.safe_dump_all(list(docs), sort_keys=False)
-    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=text)
 
 
 def _kubeconfig(path: Path, server: str, ca: Path, cert: Path, key: Path, user: str) -> str:
@@ -181,7 +114,7 @@ def _crds(crds_dir: Path) -> list[dict[str, Any]]:
         for f in sorted((crds_dir / folder).glob("*.yaml")):
             if not any(f.name.startswith(p) for p in prefixes):
                 continue
-            for doc in yaml.safe_load_all(f.read_text()):
+            for doc in yaml.load_all(f.read_text(), Loader=_Loader):
                 if not doc:
                     continue
                 # A conversion webhook needs a Service in the cluster; there is none here, and
@@ -193,35 +126,6 @@ def _crds(crds_dir: Path) -> list[dict[str, Any]]:
                     ]
                 out.append(doc)
     return out
-
-
-def _function_package(cache_dir: Path) -> str:
-    """Pre-fill core's package cache with the Function package; return its digest reference."""
-    text = yaml.safe_dump(function_meta(), sort_keys=True)
-    digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-    # crossplane-runtime xpkg.FriendlyID(source, digest) = ToDNSLabel(source[:50]-digest[:12]).
-    raw = f"{PACKAGE_SOURCE[:50]}-{digest[:12]}"
-    label = "".join(
-        c
-        if c.isascii() and (c.islower() or c.isdigit())
-        else ("-" if c in "./:-" and 0 < i < len(raw) - 1 else "")
-        for i, c in enumerate(raw[:63])
-    ).strip("-")
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    (cache_dir / f"{label}.gz").write_bytes(gzip.compress(text.encode()))
-    return f"{PACKAGE_SOURCE}@{digest}"
-
-
-def _secret(
-    name: str, files: dict[str, Path], namespace: str = CROSSPLANE_NAMESPACE
-) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "type": "Opaque",
-        "data": {k: base64.b64encode(p.read_bytes()).decode() for k, p in files.items()},
-    }
 
 
 def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
@@ -255,9 +159,17 @@ def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
                 "kube-controller-manager",
                 "crossplane-core",
                 "provider-kubernetes",
+                "registry",
+                "crossplane",
+                "crane",
             )
         }
         stage("binaries", began)
+
+        # Plinth's packages from this checkout, and the provider mirrors (built once).
+        began = time.monotonic()
+        output, index = install.packages(progress)
+        stage("packages built", began)
 
         began = time.monotonic()
         pki = Pki(state / "pki")
@@ -278,6 +190,11 @@ def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
         provider_dir = pki.tls_dir(
             "provider-kubernetes",
             pki.issue("provider-kubernetes", "provider-kubernetes", server=True),
+        )
+        registry_tls = pki.issue("registry", "registry", server=True)
+        # The TLS Secret of a package nothing runs: core only reads its tls.crt.
+        no_runtime_dir = pki.tls_dir(
+            "no-runtime", pki.issue("no-runtime", "no-runtime", server=True)
         )
         stage("certificates", began)
 
@@ -386,9 +303,15 @@ def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
         apply(kubeconfig, _crds(crds_dir))
         stage("crds applied", began)
         began = time.monotonic()
-        kubectl(kubeconfig, "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s")
+        wait_established(kubeconfig, "crd", timeout=120)
         kubectl(kubeconfig, "create", "namespace", CROSSPLANE_NAMESPACE)
         stage("crds established", began)
+
+        began = time.monotonic()
+        mirror_host = registry.start(state, bins["registry"], registry_tls, pki.ca)
+        pushed = install.publish(index, output, mirror_host, pki.ca, bins["crossplane"])
+        progress(f"[plinth dev] pushed {len(pushed)} packages to {mirror_host}")
+        stage("registry up, packages pushed", began)
 
         began = time.monotonic()
         function_port = processes.free_port()
@@ -417,7 +340,7 @@ def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
 
         began = time.monotonic()
         cache = state / "xpkg"
-        package = _function_package(cache)
+        cache.mkdir()
         core_env = {"KUBECONFIG": str(kubeconfig), "POD_NAMESPACE": CROSSPLANE_NAMESPACE}
         core_health, webhook_port = processes.free_port(), processes.free_port()
         pid = processes.start(
@@ -429,6 +352,8 @@ def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
                 "start",
                 "--package-runtime=External",
                 f"--xpkg-cache-dir={cache}",
+                # Packages come from the cluster's own registry, whose certificate our CA signs.
+                f"--ca-bundle-path={pki.ca}",
                 f"--tls-client-certs-dir={core_client}",
                 # Also the webhook server's certificate: Usages are enforced by its
                 # /validate-no-usages, which _bootstrap registers with the API server.
@@ -455,6 +380,7 @@ def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
         health = processes.free_port()
         # provider-kubernetes derives its env var prefix from argv[0]; a fixed name keeps the
         # documented TLS_SERVER_CERTS_DIR and friends independent of the cached file name.
+        # SafeStart: its controllers start once its package has installed their CRDs.
         pid = processes.start(
             state,
             "provider-kubernetes",
@@ -472,18 +398,43 @@ def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
         stage("provider-kubernetes", began)
 
         began = time.monotonic()
-        platform_path = platform_file
-        _bootstrap(
-            kubeconfig,
-            package,
-            function_port,
-            pki,
-            platform_path,
-            core_client,
-            function_dir,
-            webhook_port,
+        runtime_config = RuntimeConfig(
+            server=server,
+            ca=pki.ca,
+            client_cert=admin.cert,
+            client_key=admin.key,
+            namespace=CROSSPLANE_NAMESPACE,
+            no_runtime_tls_dir=no_runtime_dir,
+            client_tls_dir=core_client,
+            runtimes=[
+                LocalRuntime(
+                    package=install.FUNCTION_SOURCE,
+                    tls_dir=function_dir,
+                    endpoint=f"dns:///127.0.0.1:{function_port}",
+                    health=f"tcp://127.0.0.1:{function_port}",
+                ),
+                LocalRuntime(
+                    package=install.PROVIDER_KUBERNETES_SOURCE,
+                    tls_dir=provider_dir,
+                    health=f"http://127.0.0.1:{health}/readyz",
+                ),
+            ],
         )
-        stage("plinth installed", began)
+        (state / "runtime.json").write_text(runtime_config.model_dump_json(indent=2))
+        processes.start(
+            state,
+            "package-runtime",
+            [sys.executable, "-m", "plinth.devcluster.runtime", str(state / "runtime.json")],
+        )
+        stage("package runtime", began)
+
+        began = time.monotonic()
+        platform_path = platform_file
+        install.apply_configuration(kubeconfig, mirror_host, index, progress)
+        stage("plinth installed by the package manager", began)
+        began = time.monotonic()
+        _bootstrap(kubeconfig, pki, platform_path, webhook_port)
+        stage("platform configured", began)
         timings["total"] = round(time.monotonic() - t0, 1)
         info = ClusterInfo(
             state=str(state),
@@ -491,6 +442,7 @@ def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
             apiserver_port=api_port,
             etcd_port=etcd_port,
             function_port=function_port,
+            registry=mirror_host,
             timings=timings,
         )
         (state / "cluster.json").write_text(json.dumps(asdict(info), indent=2))
@@ -506,33 +458,17 @@ def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
         raise
 
 
-def _bootstrap(
-    kubeconfig: Path,
-    package: str,
-    function_port: int,
-    pki: Pki,
-    platform_path: Path,
-    core_client: Path,
-    function_dir: Path,
-    webhook_port: int,
-) -> None:
+def _bootstrap(kubeconfig: Path, pki: Pki, platform_path: Path, webhook_port: int) -> None:
+    """What a platform team applies beside the Configuration: the platform EnvironmentConfig,
+    Argo CD's namespace, provider-kubernetes' ClusterProviderConfigs (their CRD came with the
+    provider's package) and Crossplane's Usage webhook."""
     platform_docs = [d for d in yaml.safe_load_all(platform_path.read_text()) if d]
     platform = PlatformConfig.model_validate(platform_docs[0]["data"])
     # Argo CD's namespace: tenants' AppProjects and apps' Applications are created there.
     docs: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": platform.argocd.namespace}}
     ]
-    docs += [xrd(api, Flavor.V2) for api in CLAIMS]
-    docs += [composition(api, Flavor.V2) for api in CLAIMS]
     docs += platform_docs
-    docs.append(
-        {
-            "apiVersion": "pkg.crossplane.io/v1",
-            "kind": "Function",
-            "metadata": {"name": FUNCTION_NAME},
-            "spec": {"package": package, "packagePullPolicy": "Never"},
-        }
-    )
     # Every provider-kubernetes config the platform names reaches this same API server.
     names = {platform.provider_configs.kubernetes_management} | {
         c.kubernetes_provider_config for c in platform.clusters
@@ -574,77 +510,8 @@ def _bootstrap(
                 },
             }
         )
-    docs.append(
-        _secret(
-            "function-plinth-tls-server",
-            {n: function_dir / n for n in ("tls.crt", "tls.key", "ca.crt")},
-        )
-    )
-    docs.append(
-        _secret(
-            "function-plinth-tls-client",
-            {n: core_client / n for n in ("tls.crt", "tls.key", "ca.crt")},
-        )
-    )
     docs.append(usage_webhook(webhook_port, pki.ca_pem))
     apply(kubeconfig, docs)
-    kubectl(kubeconfig, "wait", "--for=condition=Established", "xrd", "--all", "--timeout=120s")
-    # The revision appears once core has read the package from its cache.
-    name = ""
-    deadline = time.monotonic() + 60
-    while not name and time.monotonic() < deadline:
-        name = kubectl(
-            kubeconfig,
-            "get",
-            "functionrevisions",
-            "-l",
-            f"pkg.crossplane.io/package={FUNCTION_NAME}",
-            "-o",
-            "jsonpath={.items[0].metadata.name}",
-            check=False,
-        ).strip()
-        if not name:
-            time.sleep(0.5)
-    if not name:
-        status = kubectl(kubeconfig, "get", "function", FUNCTION_NAME, "-o", "yaml", check=False)
-        raise RuntimeError(f"Crossplane created no FunctionRevision:\n{status}")
-    kubectl(
-        kubeconfig,
-        "patch",
-        "functionrevision",
-        name,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps(
-            {
-                "status": {
-                    "endpoint": f"dns:///127.0.0.1:{function_port}",
-                    "tlsServerSecretName": "function-plinth-tls-server",
-                    "tlsClientSecretName": "function-plinth-tls-client",
-                    # The External runtime never reports the runtime's health; the process
-                    # this cluster started is the runtime, and it answered on its port.
-                    "conditions": [
-                        {
-                            "type": t,
-                            "status": "True",
-                            "reason": reason,
-                            "lastTransitionTime": time.strftime(
-                                "%Y-%m-%dT%H:%M:%SZ", time.gmtime()
-                            ),
-                        }
-                        for t, reason in (
-                            ("RevisionHealthy", "HealthyPackageRevision"),
-                            ("RuntimeHealthy", "HealthyPackageRuntime"),
-                        )
-                    ],
-                }
-            }
-        ),
-    )
-    kubectl(
-        kubeconfig, "wait", "--for=condition=Healthy", "function", FUNCTION_NAME, "--timeout=120s"
-    )
 
 
 def usage_webhook(port: int, ca_pem: bytes) -> dict[str, Any]:
@@ -678,6 +545,30 @@ def usage_webhook(port: int, ca_pem: bytes) -> dict[str, Any]:
             }
         ],
     }
+
+
+def wait_established(kubeconfig: Path, kind: str, timeout: float) -> None:
+    """Every object of `kind` Established. Not `kubectl wait --all`: it fails outright on an
+    object whose status has no conditions yet, which a just-applied CRD on a busy API server
+    can be."""
+    deadline = time.monotonic() + timeout
+    pending: list[str] = []
+    while time.monotonic() < deadline:
+        r = kubectl_run(kubeconfig, "get", kind, "-o", "json")
+        if r.returncode == 0:
+            items = json.loads(r.stdout)["items"]
+            pending = [
+                i["metadata"]["name"]
+                for i in items
+                if not any(
+                    c.get("type") == "Established" and c.get("status") == "True"
+                    for c in (i.get("status") or {}).get("conditions") or []
+                )
+            ]
+            if not pending:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"{kind}s not Established after {timeout:.0f}s: {', '.join(pending[:5])}")
 
 
 def _http_ok(url: str) -> bool:

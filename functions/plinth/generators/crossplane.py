@@ -13,39 +13,22 @@ from plinth import __version__
 from plinth.api.catalog import CLAIMS, ClaimApi
 from plinth.api.flavor import API_VERSION, FLAVORS, Flavor
 from plinth.api.function_input import FunctionInput
+from plinth.generators import packages
 from plinth.generators.openapi import openapi_schema
 
-FUNCTION_NAME = "function-plinth"
 FUNCTION_PACKAGE = "ghcr.io/plinth-dev/function-plinth"
+# The package's own name, and the name of the Function object: Crossplane names a package it
+# installs as a Configuration's dependency after its repository (plinth-dev-function-plinth),
+# and the Compositions must reference the Function by that name.
+FUNCTION_META_NAME = "function-plinth"
+FUNCTION_NAME = packages.dependency_name(FUNCTION_PACKAGE)
 CONFIGURATION_PACKAGE = "ghcr.io/plinth-dev/configuration-plinth"
 CROSSPLANE_CONSTRAINT = ">=v2.0.0"
 SOURCE = "https://github.com/plinth-dev/plinth"
 
-# provider-upjet-aws is a family: one provider package per AWS service Plinth composes.
-AWS_SERVICES = (
-    "backup",
-    "budgets",
-    "configservice",
-    "ec2",
-    "ecr",
-    "eks",
-    "elasticache",
-    "iam",
-    "kms",
-    "organizations",
-    "ram",
-    "rds",
-    "s3",
-    "s3control",
-    "secretsmanager",
-    "sqs",
-    "ssoadmin",
-)
-PROVIDER_VERSIONS = {
-    "provider-aws": ">=v2.0.0",
-    "provider-kubernetes": ">=v1.0.0",
-    "provider-upjet-github": ">=v0.19.0",
-}
+# provider-upjet-aws is a family: one provider package per AWS service Plinth composes (derived
+# from the managed resource kinds the compositions create, plinth.generators.packages).
+AWS_SERVICES = packages.aws_services()
 
 
 def xrd_name(api: ClaimApi, flavor: Flavor) -> str:
@@ -136,27 +119,11 @@ def composition(api: ClaimApi, flavor: Flavor) -> dict[str, Any]:
 
 
 def _depends_on(flavor: Flavor) -> list[dict[str, str]]:
-    deps = [
-        {
-            "provider": f"xpkg.crossplane.io/crossplane-contrib/provider-aws-{svc}",
-            "version": PROVIDER_VERSIONS["provider-aws"],
-        }
-        for svc in AWS_SERVICES
+    # Both flavors compose the same kinds (in different groups) from the same provider packages.
+    return [
+        *packages.provider_dependencies(),
+        {"function": FUNCTION_PACKAGE, "version": packages.function_constraint(__version__)},
     ]
-    deps.append(
-        {
-            "provider": "xpkg.crossplane.io/crossplane-contrib/provider-kubernetes",
-            "version": PROVIDER_VERSIONS["provider-kubernetes"],
-        }
-    )
-    deps.append(
-        {
-            "provider": "xpkg.crossplane.io/crossplane-contrib/provider-upjet-github",
-            "version": PROVIDER_VERSIONS["provider-upjet-github"],
-        }
-    )
-    deps.append({"function": FUNCTION_PACKAGE, "version": f">=v{__version__}"})
-    return deps
 
 
 def configuration_meta(flavor: Flavor) -> dict[str, Any]:
@@ -190,7 +157,7 @@ def function_meta() -> dict[str, Any]:
         "apiVersion": "meta.pkg.crossplane.io/v1beta1",
         "kind": "Function",
         "metadata": {
-            "name": FUNCTION_NAME,
+            "name": FUNCTION_META_NAME,
             "annotations": {
                 "meta.crossplane.io/maintainer": "Plinth maintainers",
                 "meta.crossplane.io/source": SOURCE,
@@ -199,7 +166,10 @@ def function_meta() -> dict[str, Any]:
                 "TenantClaim and AppClaim (both flavors).",
             },
         },
-        "spec": {"crossplane": {"version": CROSSPLANE_CONSTRAINT}},
+        "spec": {
+            "crossplane": {"version": CROSSPLANE_CONSTRAINT},
+            "capabilities": list(packages.FUNCTION_CAPABILITIES),
+        },
     }
 
 

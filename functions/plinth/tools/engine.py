@@ -55,6 +55,23 @@ def build_script() -> Path:
     return Path(str(importlib.resources.files("plinth.tools") / "build-tools.sh"))
 
 
+def binary(target: str) -> str:
+    """A pinned binary of the build script (built once, cached outside the repository), or the
+    one `PLINTH_<TARGET>_BIN` names."""
+    env_name = f"PLINTH_{target.upper().replace('-', '_')}_BIN"
+    if os.environ.get(env_name):
+        return os.environ[env_name]
+    r = subprocess.run(
+        ["bash", str(build_script()), "--print-path", target],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if r.returncode != 0:
+        raise RuntimeError(f"building {target} failed:\n{r.stderr[-3000:]}")
+    return r.stdout.strip()
+
+
 def build_command() -> str:
     return f"bash {build_script()} {' '.join(TARGETS)}"
 

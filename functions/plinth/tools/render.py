@@ -19,6 +19,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from plinth.api.catalog import find_claim_api
 from plinth.api.flavor import Flavor
+from plinth.generators.crossplane import FUNCTION_NAME
 from plinth.runtime.function import FunctionRunner
 from plinth.runtime.structs import py_to_struct, struct_to_py
 
@@ -347,7 +348,7 @@ def step_input(composition: Body | None) -> Body | None:
     if not composition:
         return None
     for step in (composition.get("spec") or {}).get("pipeline") or []:
-        if (step.get("functionRef") or {}).get("name") == "function-plinth":
+        if (step.get("functionRef") or {}).get("name") == FUNCTION_NAME:
             value = step.get("input")
             return value if isinstance(value, dict) else None
-    raise RenderError("the Composition has no step that calls function-plinth")
+    raise RenderError(f"the Composition has no step that calls {FUNCTION_NAME}")

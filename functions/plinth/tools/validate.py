@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import Any
 
 import jsonschema
-import kubernetes_validate
 import pydantic
 
 from plinth.api.catalog import CLAIMS, find_claim_api
@@ -181,6 +180,10 @@ class Validator:
             if kind == "EnvironmentConfig":
                 out += self._platform_errors(body, issue)
             return out
+        # Imported here, not at the top: the function's runtime image leaves this package
+        # (100 MB of Kubernetes schemas) out, and `plinth serve` imports this module.
+        import kubernetes_validate
+
         try:
             kubernetes_validate.validate(body, self.kubernetes_version, strict=True)
         except kubernetes_validate.SchemaNotFoundError:

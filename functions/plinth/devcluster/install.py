@@ -1,0 +1,187 @@
+"""Plinth installed into the dev cluster the way users install it: one `Configuration` object.
+
+`plinth dev up` pushes every package the Configuration needs into the cluster's registry under
+its public name (Plinth's own packages from `plinth package build`, the providers as CRD-only
+mirrors from `plinth package mirror`), applies the ImageConfigs that point the public
+registries at it, and applies the Configuration. Crossplane's package manager does the rest:
+it pulls the Configuration, resolves its dependencies (function-plinth, the providers, the AWS
+family package), installs them, and establishes the XRDs, Compositions and the activation
+policy, which activates the managed resource kinds the compositions use.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from plinth.devcluster.kubectl import apply, kubectl_run
+from plinth.generators.packages import PROVIDER_REGISTRY
+from plinth.tools import mirror
+from plinth.tools.packages import PackageIndex
+
+Body = dict[str, Any]
+Progress = Callable[[str], None]
+CONFIGURATION_NAME = "plinth"
+
+
+def publish(
+    index: PackageIndex,
+    output: Path,
+    registry: str,
+    ca: Path,
+    crossplane: str,
+    only: set[str] | None = None,
+) -> list[str]:
+    """Push the indexed packages (all, or the ids in `only`) to `registry`; return the refs."""
+    pushed = []
+    for p in index.packages:
+        if only is not None and p.id not in only:
+            continue
+        ref = mirror.mirror_reference(registry, p.reference)
+        mirror.push(crossplane, output / p.file, ref, ca_file=ca)
+        pushed.append(ref)
+    return pushed
+
+
+def configuration(reference: str) -> Body:
+    return {
+        "apiVersion": "pkg.crossplane.io/v1",
+        "kind": "Configuration",
+        "metadata": {"name": CONFIGURATION_NAME},
+        "spec": {"package": reference},
+    }
+
+
+def image_configs(registry: str, index: PackageIndex) -> list[Body]:
+    return mirror.image_configs(registry, [p.source for p in index.packages])
+
+
+def packages_state(get: Callable[..., Any]) -> dict[str, list[Body]]:
+    """Every Configuration, Function and Provider, as `kubectl get -o json` lists them."""
+    return {
+        kind: list((get(kind) or {}).get("items", []))
+        for kind in ("configurations", "functions", "providers")
+    }
+
+
+def condition(body: Body, kind: str) -> Body:
+    return next(
+        (c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") == kind),
+        {},
+    )
+
+
+def revision_healthy(get: Callable[..., Any], plural: str, package: Body) -> bool:
+    name = (package.get("status") or {}).get("currentRevision")
+    if not name:
+        return False
+    rev = get(plural, name)
+    return bool(rev) and condition(rev, "RevisionHealthy").get("status") == "True"
+
+
+def installed(get: Callable[..., Any], expected_providers: int) -> tuple[bool, str]:
+    """Plinth is installed: the Configuration and function-plinth are Healthy, every provider it
+    depends on is there with its revision healthy (its CRDs and MRDs established), and the
+    provider-kubernetes runtime is healthy. Returns (done, what is still missing)."""
+    state = packages_state(get)
+    configs = [c for c in state["configurations"] if c["metadata"]["name"] == CONFIGURATION_NAME]
+    if not configs or condition(configs[0], "Healthy").get("status") != "True":
+        msg = condition(configs[0], "Healthy").get("message", "") if configs else "absent"
+        return False, f"Configuration not Healthy: {msg}"
+    for fn in state["functions"]:
+        if condition(fn, "Healthy").get("status") != "True":
+            return False, f"Function {fn['metadata']['name']} not Healthy"
+    if not state["functions"]:
+        return False, "no Function yet"
+    providers = state["providers"]
+    if len(providers) < expected_providers:
+        return False, f"{len(providers)}/{expected_providers} providers"
+    for p in providers:
+        if not revision_healthy(get, "providerrevisions", p):
+            return False, f"Provider {p['metadata']['name']}: revision not healthy"
+        if p["metadata"]["name"].endswith("provider-kubernetes") and (
+            condition(p, "Healthy").get("status") != "True"
+        ):
+            return False, "provider-kubernetes not Healthy"
+    return True, ""
+
+
+def wait_installed(get: Callable[..., Any], expected_providers: int, timeout: float = 600) -> float:
+    began = time.monotonic()
+    last = ""
+    while time.monotonic() - began < timeout:
+        done, last = installed(get, expected_providers)
+        if done:
+            return time.monotonic() - began
+        time.sleep(1)
+    raise RuntimeError(f"Plinth not installed after {timeout:.0f}s: {last}")
+
+
+def summary(get: Callable[..., Any]) -> list[str]:
+    """One line per package: kind, name, package, Installed/Healthy and why not."""
+    lines = []
+    for kind, items in packages_state(get).items():
+        for p in items:
+            healthy = condition(p, "Healthy")
+            lines.append(
+                f"{kind[:-1]} {p['metadata']['name']}: {p['spec']['package']} "
+                f"Installed={condition(p, 'Installed').get('status')} "
+                f"Healthy={healthy.get('status')}"
+                + (f" ({healthy.get('message')})" if healthy.get("status") != "True" else "")
+            )
+    return lines
+
+
+def dump(path: Path, docs: list[Body]) -> None:
+    path.write_text(json.dumps(docs, indent=2))
+
+
+FUNCTION_SOURCE = "ghcr.io/plinth-dev/function-plinth"
+PROVIDER_KUBERNETES_SOURCE = f"{PROVIDER_REGISTRY}/provider-kubernetes"
+
+
+def packages(progress: Progress) -> tuple[Path, PackageIndex]:
+    """Plinth's packages built from this checkout (every time: they are cheap, and a stale one
+    would test old code), the provider mirrors (once per release), and the index of both."""
+    from plinth.tools import packages as pkgs
+    from plinth.tools.crds import default_crds_dir
+    from plinth.tools.engine import binary
+
+    output = pkgs.default_output()
+    crossplane, crane = binary("crossplane"), binary("crane")
+    root = pkgs.checkout()
+    if root is None:
+        raise RuntimeError("plinth dev up builds Plinth's packages from a source checkout of Plinth")
+    pkgs.build_all(output, root, progress=lambda line: progress(f"[plinth dev] {line}"))
+    mirror.build_mirrors(
+        output,
+        default_crds_dir(),
+        crossplane=crossplane,
+        crane=crane,
+        progress=lambda line: progress(f"[plinth dev] {line}"),
+    )
+    return output, pkgs.read_index(output)
+
+
+def apply_configuration(
+    kubeconfig: Path, registry: str, index: PackageIndex, progress: Progress
+) -> float:
+    """Apply the ImageConfigs and the Configuration; wait until the package manager has
+    installed it and its dependencies. Returns the seconds it took."""
+
+    def get(*args: str) -> Any:
+        r = kubectl_run(kubeconfig, "get", *args, "-o", "json")
+        return json.loads(r.stdout) if r.returncode == 0 else None
+
+    config = index.get("configuration")
+    if config is None:
+        raise RuntimeError("no Configuration package in the index: run `plinth package build`")
+    apply(kubeconfig, [*image_configs(registry, index), configuration(config.reference)])
+    providers = sum(1 for p in index.packages if p.kind == "Provider")
+    took = wait_installed(get, providers)
+    for line in summary(get):
+        progress(f"[plinth dev]   {line}")
+    return took

@@ -1,0 +1,58 @@
+"""What the end-to-end tests share: reading the dev cluster with kubectl, waiting, printing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from plinth.core.composition import condition_of
+from plinth.devcluster.kubectl import kubectl_run
+
+
+def say(line: str) -> None:
+    print(f"[e2e] {line}", flush=True)
+
+
+def get(kubeconfig: Path, *args: str) -> Any:
+    """The object (None when NotFound) or list; any other kubectl failure is retried, then raised:
+    taking a transient error for "absent" once turned a slow API server into a confusing
+    TypeError, and could pass a "gone" check that never looked."""
+    for attempt in range(5):
+        r = kubectl_run(kubeconfig, "get", *args, "-o", "json")
+        if r.returncode == 0:
+            return json.loads(r.stdout)
+        if "NotFound" in r.stderr:
+            return None
+        time.sleep(1 + attempt)
+    raise AssertionError(f"kubectl get {' '.join(args)}: {r.stderr.strip()}")
+
+
+def eventually(what: str, check: Callable[[], Any], timeout: float = 120) -> float:
+    start = time.monotonic()
+    last: Any = None
+    while time.monotonic() - start < timeout:
+        last = check()
+        if last:
+            return time.monotonic() - start
+        time.sleep(1)
+    raise AssertionError(f"{what}: not after {timeout:.0f}s (last: {last!r})")
+
+
+def condition(body: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    return dict(condition_of(body or {}, kind) or {})
+
+
+def rss_mib(state: str | Path, component: str) -> int | None:
+    """Resident memory of one of the dev cluster's processes (None if not ours to read)."""
+    pid_file = Path(state) / f"{component}.pid"
+    try:
+        status = Path(f"/proc/{pid_file.read_text().strip()}/status").read_text()
+    except OSError:
+        return None
+    kib = next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+    )
+    return kib // 1024
