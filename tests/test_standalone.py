@@ -201,6 +201,7 @@ def test_plinth_help_lists_the_same_commands() -> None:
         "generate",
         "gitops",
         "new",
+        "package",
         "render",
         "schemas",
         "serve",
