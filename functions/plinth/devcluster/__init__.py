@@ -20,14 +20,25 @@ def dev() -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="Platform EnvironmentConfig to install (default: examples/platform.yaml).",
 )
-def up_cmd(platform: str | None) -> None:
+@click.option(
+    "--with-argocd",
+    is_flag=True,
+    help="Also run Argo CD (repo-server, controllers, redis) and a git server, with"
+    " gitops/claims/ installed against a local claim repository (see `plinth dev claims`).",
+)
+@click.option("--legacy", is_flag=True, help="Also install the legacy (claims.plinth.dev) flavor.")
+def up_cmd(platform: str | None, with_argocd: bool, legacy: bool) -> None:
     """Start the cluster, install Plinth's XRDs, compositions and function, print KUBECONFIG."""
     from pathlib import Path
 
     from plinth.devcluster import cluster
 
     try:
-        info = cluster.up(platform_file=Path(platform) if platform else None)
+        info = cluster.up(
+            platform_file=Path(platform) if platform else None,
+            with_argocd=with_argocd,
+            legacy=legacy,
+        )
     except RuntimeError as e:
         click.echo(f"plinth dev up: {e}", err=True)
         sys.exit(1)
@@ -52,3 +63,20 @@ def status_cmd() -> None:
         click.echo("no dev cluster", err=True)
         sys.exit(1)
     click.echo(json.dumps(json.loads(f.read_text()), indent=2))
+
+
+@dev.command(name="claims")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("-m", "--message", default="plinth dev claims", show_default=True)
+def claims_cmd(folder: str, message: str) -> None:
+    """Commit FOLDER (a claim repository: teams/<team>/*.yaml) as the whole local claim
+    repository; Argo CD syncs each team folder into its namespace. Needs `up --with-argocd`."""
+    from pathlib import Path
+
+    from plinth.devcluster import argocd, cluster, gitserver
+
+    if argocd.load_state(cluster.state_dir()) is None:
+        click.echo("no dev cluster with Argo CD (plinth dev up --with-argocd)", err=True)
+        sys.exit(1)
+    sha = argocd.publish_claims(cluster.state_dir(), gitserver.tree_of(Path(folder)), message)
+    click.echo(sha)

@@ -33,7 +33,8 @@ import yaml
 
 from plinth.api.platform import PlatformConfig
 from plinth.crds import default_crds_dir
-from plinth.devcluster import processes
+from plinth.devcluster import argocd, processes
+from plinth.devcluster import legacy as legacy_flavor
 from plinth.devcluster.pki import Pki
 
 REPO = Path(__file__).resolve().parents[3]
@@ -53,6 +54,8 @@ CRD_SETS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "provider-upjet-aws",
         (
             "aws.m.upbound.io_",
+            # An AccountClaim's first phase; later ones need a real AWS provider anyway.
+            "organizations.aws.m.upbound.io_accounts.",
             "iam.aws.m.",
             "eks.aws.m.",
             "ecr.aws.m.",
@@ -172,9 +175,11 @@ def _kubeconfig(path: Path, server: str, ca: Path, cert: Path, key: Path, user: 
     return text
 
 
-def _crds(crds_dir: Path) -> list[dict[str, Any]]:
+def _crds(
+    crds_dir: Path, sets: tuple[tuple[str, tuple[str, ...]], ...] = CRD_SETS
+) -> list[dict[str, Any]]:
     out = []
-    for folder, prefixes in CRD_SETS:
+    for folder, prefixes in sets:
         for f in sorted((crds_dir / folder).glob("*.yaml")):
             if not any(f.name.startswith(p) for p in prefixes):
                 continue
@@ -221,7 +226,13 @@ def _secret(
     }
 
 
-def up(progress: Progress = _print, platform_file: Path | None = None) -> ClusterInfo:
+def up(
+    progress: Progress = _print,
+    platform_file: Path | None = None,
+    *,
+    with_argocd: bool = False,
+    legacy: bool = False,
+) -> ClusterInfo:
     state = state_dir()
     if state.exists() and any(state.glob("*.pid")):
         raise RuntimeError(f"a dev cluster is already running ({state}); run `plinth dev down`")
@@ -248,6 +259,7 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
                 "kube-controller-manager",
                 "crossplane-core",
                 "provider-kubernetes",
+                *(("argocd",) if with_argocd else ()),
             )
         }
         stage("binaries", began)
@@ -377,7 +389,7 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
 
         began = time.monotonic()
         crds_dir = default_crds_dir()
-        apply(kubeconfig, _crds(crds_dir))
+        apply(kubeconfig, _crds(crds_dir, CRD_SETS + (legacy_flavor.CRD_SETS if legacy else ())))
         stage("crds applied", began)
         began = time.monotonic()
         kubectl(kubeconfig, "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s")
@@ -478,6 +490,15 @@ def up(progress: Progress = _print, platform_file: Path | None = None) -> Cluste
             webhook_port,
         )
         stage("plinth installed", began)
+        if legacy:
+            began = time.monotonic()
+            apply(kubeconfig, legacy_flavor.install_docs(REPO, platform_path))
+            kubectl(
+                kubeconfig, "wait", "--for=condition=Established", "xrd", "--all", "--timeout=120s"
+            )
+            stage("legacy flavor installed", began)
+        if with_argocd:
+            argocd.start(state, kubeconfig, bins["argocd"], REPO, apply, stage)
         timings["total"] = round(time.monotonic() - t0, 1)
         info = ClusterInfo(
             state=str(state),
