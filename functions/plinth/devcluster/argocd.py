@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import time
@@ -103,7 +104,15 @@ def settings() -> list[dict[str, Any]]:
         },
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("argocd-rbac-cm")},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("argocd-cmd-params-cm")},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": meta("argocd-secret"), "type": "Opaque"},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": meta("argocd-secret"),
+            "type": "Opaque",
+            # argocd-server generates it in a real install; the applicationset controller's
+            # webhook handler refuses to start without one (and nothing here calls it).
+            "stringData": {"server.secretkey": secrets.token_urlsafe(32)},
+        },
     ]
 
 
@@ -237,7 +246,9 @@ def process_specs(
                 # How often a git generator looks for new team directories (default 3 min).
                 "ARGOCD_APPLICATIONSET_CONTROLLER_REQUEUE_AFTER": f"{RESYNC_SECONDS}s",
             },
-            ready_url=f"http://127.0.0.1:{ports.appset_probe}/readyz",
+            # It registers no health checks, so its probe server answers 404 to both paths;
+            # metrics are served once its manager has started.
+            ready_url=f"http://127.0.0.1:{ports.appset_metrics}/metrics",
         ),
     ]
 
@@ -367,7 +378,11 @@ def start(
         platform_repo=gitserver.url(ports.git, PLATFORM_REPO),
         claim_repo=gitserver.url(ports.git, CLAIM_REPO),
     )
-    apply(kubeconfig, claims_docs(repo, info))
+    # Projects first: an ApplicationSet whose project is not in the controller's cache yet
+    # fails and is retried only three minutes later.
+    docs = claims_docs(repo, info)
+    apply(kubeconfig, [d for d in docs if d["kind"] != "ApplicationSet"])
+    apply(kubeconfig, [d for d in docs if d["kind"] == "ApplicationSet"])
     stage("argocd claims installed", began)
     (state / "argocd.json").write_text(json.dumps(asdict(info), indent=2))
     return info

@@ -392,7 +392,7 @@ def up(
         apply(kubeconfig, _crds(crds_dir, CRD_SETS + (legacy_flavor.CRD_SETS if legacy else ())))
         stage("crds applied", began)
         began = time.monotonic()
-        kubectl(kubeconfig, "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s")
+        wait_established(kubeconfig, "crd")
         kubectl(kubeconfig, "create", "namespace", CROSSPLANE_NAMESPACE)
         stage("crds established", began)
 
@@ -493,9 +493,7 @@ def up(
         if legacy:
             began = time.monotonic()
             apply(kubeconfig, legacy_flavor.install_docs(REPO, platform_path))
-            kubectl(
-                kubeconfig, "wait", "--for=condition=Established", "xrd", "--all", "--timeout=120s"
-            )
+            wait_established(kubeconfig, "xrd")
             stage("legacy flavor installed", began)
         if with_argocd:
             argocd.start(state, kubeconfig, bins["argocd"], REPO, apply, stage)
@@ -604,7 +602,7 @@ def _bootstrap(
     )
     docs.append(usage_webhook(webhook_port, pki.ca_pem))
     apply(kubeconfig, docs)
-    kubectl(kubeconfig, "wait", "--for=condition=Established", "xrd", "--all", "--timeout=120s")
+    wait_established(kubeconfig, "xrd")
     # The revision appears once core has read the package from its cache.
     name = ""
     deadline = time.monotonic() + 60
@@ -694,6 +692,23 @@ def usage_webhook(port: int, ca_pem: bytes) -> dict[str, Any]:
             }
         ],
     }
+
+
+def wait_established(kubeconfig: Path, kind: str, timeout: float = 120) -> None:
+    """`kubectl wait --for=condition=Established KIND --all`, again while an object has no
+    conditions yet: kubectl fails at once on those (".status.conditions accessor error")
+    instead of waiting, which a loaded machine hits right after a large apply."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = max(1, int(deadline - time.monotonic()))
+        r = kubectl_run(
+            kubeconfig, "wait", "--for=condition=Established", kind, "--all", f"--timeout={left}s"
+        )
+        if r.returncode == 0:
+            return
+        if "accessor error" not in r.stderr or time.monotonic() > deadline:
+            raise RuntimeError(f"kubectl wait {kind} Established: {r.stderr.strip()}")
+        time.sleep(1)
 
 
 def _http_ok(url: str) -> bool:
