@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint generate bench crossplane-tools e2e clean
+.PHONY: demo test lint generate bench crossplane-tools e2e e2e-gitops clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,13 @@ generate: $(BIN)/.installed
 # serve), runs tests/e2e and tears it all down.
 e2e: $(BIN)/.installed
 	hack/build-tools.sh etcd kube-apiserver kube-controller-manager crossplane-core provider-kubernetes
-	$(BIN)/pytest -m e2e tests/e2e -s -q -p no:xdist
+	$(BIN)/pytest -m 'e2e and not gitops' tests/e2e -s -q -p no:xdist
+
+# The same cluster with real Argo CD (plinth dev up --with-argocd --legacy): a claim repository
+# on a local git server, synced by gitops/claims/; needs redis-server (Debian's package).
+e2e-gitops: $(BIN)/.installed
+	hack/build-tools.sh etcd kube-apiserver kube-controller-manager crossplane-core provider-kubernetes argocd
+	$(BIN)/pytest -m gitops tests/e2e -s -q -p no:xdist
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run_function.py

@@ -109,6 +109,11 @@ def publish(base: Path, name: str, files: Mapping[str, str], message: str) -> st
     return _run("rev-parse", "HEAD", cwd=work)
 
 
+def head(base: Path, name: str) -> str:
+    """The commit `main` of `name` is at."""
+    return _run("rev-parse", BRANCH, cwd=base / f"{name}.git")
+
+
 def tree_of(folder: Path, under: str = "") -> dict[str, str]:
     """A folder's files as `publish` takes them, optionally placed under a prefix."""
     prefix = f"{under.strip('/')}/" if under else ""
