@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, crds_dir
 from plinth import gitops
-from plinth.devcluster import argocd, gitserver, processes
+from plinth.devcluster import argocd, cluster, gitserver, legacy, processes
 
 PORTS = argocd.Ports(
     redis=1001,
@@ -195,3 +195,36 @@ def test_claims_docs_are_the_checked_in_files_pointed_here() -> None:
     assert "AppProject/plinth-claims-access" in kinds
     text = yaml.safe_dump_all(docs)
     assert "github.com" not in text
+
+
+def test_the_legacy_flavor_brings_its_xrds_compositions_and_provider_configs() -> None:
+    docs = legacy.install_docs(REPO, REPO / "examples" / "platform.yaml")
+    xrds = {
+        d["spec"]["claimNames"]["kind"] for d in docs if d["kind"] == "CompositeResourceDefinition"
+    }
+    assert xrds == {"AccountClaim", "TenantClaim", "AppClaim"}
+    assert {d["spec"]["compositeTypeRef"]["kind"] for d in docs if d["kind"] == "Composition"} == {
+        "XAccount",
+        "XTenant",
+        "XApp",
+    }
+    configs = [d for d in docs if d["kind"] == "ProviderConfig"]
+    # Legacy Objects name cluster-scoped ProviderConfigs: one per name the platform uses.
+    assert {c["metadata"]["name"] for c in configs} == {
+        "kubernetes-management",
+        "eks-dev-use1",
+        "eks-staging-use1",
+        "eks-prod-use1",
+        "eks-prod-usw2",
+    }
+    for c in configs:
+        assert c["apiVersion"] == "kubernetes.crossplane.io/v1alpha1"
+        assert c["spec"]["credentials"]["secretRef"]["name"] == "dev-cluster-kubeconfig"
+
+
+def test_legacy_crds_are_cluster_scoped_kinds_the_examples_compose() -> None:
+    docs = cluster._crds(crds_dir(), legacy.CRD_SETS)
+    names = {d["metadata"]["name"] for d in docs}
+    assert "repositories.repo.github.upbound.io" in names
+    assert "roles.iam.aws.upbound.io" in names
+    assert all(d["spec"]["scope"] == "Cluster" for d in docs)

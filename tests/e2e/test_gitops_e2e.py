@@ -35,7 +35,7 @@ import pytest
 import yaml
 
 from plinth.composition import condition_of
-from plinth.devcluster import argocd, cluster, gitserver
+from plinth.devcluster import argocd, cluster, gitserver, processes
 from plinth.devcluster.cluster import REPO, kubectl, kubectl_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.gitops]
@@ -97,7 +97,11 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         yield e
     finally:
         say("timings: " + json.dumps(e.timings))
+        pids = [int(p.read_text()) for p in state.glob("*.pid")]
         cluster.down(progress=say)
+    # `plinth dev down` leaves nothing behind: no process, no state (clones, redis, git).
+    assert not [p for p in pids if processes.alive(p)]
+    assert not state.exists()
 
 
 # --- reading the cluster ---------------------------------------------------------------------
@@ -344,6 +348,18 @@ def test_1_one_application_per_team_syncs_its_claims_into_its_namespace(env: Env
     for team in TEAMS:
         kubectl(env.kubeconfig, "create", "namespace", team)
     pushed = publish(env, example_repo(), "the example claim repository")
+
+    def generated() -> bool:
+        apps = {a["metadata"]["name"] for a in items(env, "applications", "-n", argocd.NAMESPACE)}
+        return len(apps) == 2 * len(TEAMS)
+
+    eventually("the ApplicationSets generated an Application per team and access", generated)
+    env.took("commit -> Applications generated", time.monotonic() - pushed)
+    eventually(
+        "each team's RoleBinding is synced",
+        lambda: all(get(env, "rolebinding", "plinth-claims", "-n", t) for t in TEAMS),
+    )
+    env.took("commit -> team access synced", time.monotonic() - pushed)
 
     def all_claims_applied() -> bool:
         return all(len(claims(env, t)) == n for t, n in (("payments", 3), ("search", 2)))
@@ -651,9 +667,10 @@ def test_7_removing_a_claim_prunes_it_and_prod_data_is_kept_until_last(env: Env)
 
     def app_and_its_resources_gone() -> bool:
         now = time.monotonic()
-        if "claim" not in gone and not get(
-            env, "appclaim.platform.plinth.dev", "checkout", "-n", "payments"
-        ):
+        claim = get(env, "appclaim.platform.plinth.dev", "checkout", "-n", "payments")
+        if "pruned" not in gone and (not claim or claim["metadata"].get("deletionTimestamp")):
+            gone["pruned"] = now
+        if "claim" not in gone and not claim:
             gone["claim"] = now
         if "role" not in gone and not get(
             env, "roles.iam.aws.m.upbound.io", role, "-n", "payments"
@@ -664,12 +681,13 @@ def test_7_removing_a_claim_prunes_it_and_prod_data_is_kept_until_last(env: Env)
         ):
             gone["bucket"] = now
         rest = items(env, "managed", "-n", "payments", "-l", "crossplane.io/composite=checkout")
-        return len(gone) == 3 and not rest
+        return len(gone) == 4 and not rest
 
     eventually(
         "the app and everything it composed are gone", app_and_its_resources_gone, timeout=600
     )
-    env.took("commit -> claim pruned", gone["claim"] - pushed)
+    env.took("commit -> Argo CD prunes the claim (deletion requested)", gone["pruned"] - pushed)
+    env.took("commit -> claim gone (Crossplane's finalizer done)", gone["claim"] - pushed)
     env.took("commit -> all it composed gone", time.monotonic() - pushed)
     # The Usage refused the bucket's deletion while the app's workload role existed.
     assert gone["bucket"] >= gone["role"], gone
