@@ -62,7 +62,11 @@ def status_cmd() -> None:
     if not f.exists():
         click.echo("no dev cluster", err=True)
         sys.exit(1)
-    click.echo(json.dumps(json.loads(f.read_text()), indent=2))
+    facts = json.loads(f.read_text())
+    argo = cluster.state_dir() / "argocd.json"
+    if argo.exists():
+        facts["argocd"] = json.loads(argo.read_text())
+    click.echo(json.dumps(facts, indent=2))
 
 
 @dev.command(name="claims")

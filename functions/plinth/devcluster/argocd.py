@@ -337,7 +337,7 @@ def claims_docs(repo: Path, info: ArgoInfo) -> list[dict[str, Any]]:
 def platform_docs(repo: Path, info: ArgoInfo) -> list[dict[str, Any]]:
     """gitops/platform/application.yaml as checked in, pointed at this cluster's platform repo."""
     text = (repo / "gitops" / "platform" / "application.yaml").read_text()
-    return [d for d in yaml.safe_load_all(point_at(text, info.platform_repo, "")) if d]
+    return [d for d in yaml.safe_load_all(point_at(text, info.platform_repo, info.claim_repo)) if d]
 
 
 # --- start -----------------------------------------------------------------------------------
