@@ -7,19 +7,28 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint generate bench crossplane-tools e2e e2e-gitops clean
 
+# Plinth with its tools (`plinth[cli]`), what `make demo` needs.
+$(BIN)/.installed-cli: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[cli]'
+	touch $@
+
+# Plinth with its tools and the dev tools, what `make test` needs.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+	touch $@ $(BIN)/.installed-cli
 
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed-cli
 	$(BIN)/plinth render examples/tenant.yaml
 	$(BIN)/plinth validate --render examples/
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check functions tests benchmarks templates
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest -n 2 -q
@@ -32,13 +41,13 @@ generate: $(BIN)/.installed
 # serve), runs tests/e2e and tears it all down.
 e2e: $(BIN)/.installed
 	hack/build-tools.sh etcd kube-apiserver kube-controller-manager crossplane-core provider-kubernetes
-	$(BIN)/pytest -m 'e2e and not gitops' tests/e2e -s -q -p no:xdist
+	PLINTH_CRDS_DIR=$${PLINTH_CRDS_DIR:-$(abspath ../shared/crds)} $(BIN)/pytest -m 'e2e and not gitops' tests/e2e -s -q -p no:xdist
 
 # The same cluster with real Argo CD (plinth dev up --with-argocd --legacy): a claim repository
 # on a local git server, synced by gitops/claims/; needs redis-server (Debian's package).
 e2e-gitops: $(BIN)/.installed
 	hack/build-tools.sh etcd kube-apiserver kube-controller-manager crossplane-core provider-kubernetes argocd
-	$(BIN)/pytest -m gitops tests/e2e -s -q -p no:xdist
+	PLINTH_CRDS_DIR=$${PLINTH_CRDS_DIR:-$(abspath ../shared/crds)} $(BIN)/pytest -m gitops tests/e2e -s -q -p no:xdist
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run_function.py

@@ -26,9 +26,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from certs import write_tls_dirs  # noqa: E402
 from claim_fixtures import observe, with_status  # noqa: E402
-from plinth.function import FunctionRunner, encode_naive, run_function  # noqa: E402
-from plinth.render import build_request, render, to_composite  # noqa: E402
-from plinth.yamlio import read_path  # noqa: E402
+from plinth.runtime.function import FunctionRunner, encode_naive, run_function  # noqa: E402
+from plinth.tools.render import build_request, render, to_composite  # noqa: E402
+from plinth.tools.yamlio import read_path  # noqa: E402
 from serving import plinth_serve  # noqa: E402
 
 EXAMPLES = REPO / "examples"

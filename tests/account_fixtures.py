@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import EXAMPLES, platform_docs  # noqa: E402
-from plinth.render import render, to_composite  # noqa: E402
-from plinth.yamlio import read_path  # noqa: E402
+from plinth.tools.render import render, to_composite  # noqa: E402
+from plinth.tools.yamlio import read_path  # noqa: E402
 
 # (example file, fixture directory) per example and flavor.
 EXAMPLE_DIRS = {

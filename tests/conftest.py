@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from plinth.api.catalog import ClaimApi
+from plinth.api.flavor import FLAVORS, Flavor
 from plinth.api.platform import PlatformConfig
-from plinth.composition import Claim
-from plinth.crds import CrdStore
-from plinth.engine import EngineError, Tools, find_tools
-from plinth.flavor import FLAVORS, Flavor
-from plinth.render import Rendered, render, to_composite
-from plinth.validate import Validator
-from plinth.yamlio import Document, read_path
+from plinth.core.composition import Claim
+from plinth.tools.crds import CrdStore
+from plinth.tools.engine import EngineError, Tools, find_tools
+from plinth.tools.render import Rendered, render, to_composite
+from plinth.tools.validate import Validator
+from plinth.tools.yamlio import Document, read_path
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -65,7 +65,7 @@ def make_claim(
     platform: PlatformConfig | None = None,
 ) -> Claim:
     """A Claim as the function builds it: its team derived from the namespace."""
-    from plinth.tenancy import team_of
+    from plinth.core.tenancy import team_of
 
     platform = platform or example_platform()
     return Claim(

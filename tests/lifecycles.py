@@ -11,9 +11,10 @@ from typing import Any
 
 from claim_fixtures import observe, with_status
 from conftest import EXAMPLES
-from plinth.cli import _default_required, _placed
-from plinth.render import render, to_composite
-from plinth.yamlio import read_path
+from plinth.cli.claims import default_required as _default_required
+from plinth.cli.claims import placed as _placed
+from plinth.tools.render import render, to_composite
+from plinth.tools.yamlio import read_path
 
 Body = dict[str, Any]
 MAX_PHASES = 10

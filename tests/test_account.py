@@ -16,11 +16,11 @@ import account_fixtures as fx
 from conftest import EXAMPLES, assert_unique_names, assert_valid, platform_docs
 from plinth.api.account import VPC_MAX_PREFIX, VPC_MIN_PREFIX, AccountSpec, Tier
 from plinth.compose.account.cidrs import layout, subnet_cidr
-from plinth.function import run_function
-from plinth.naming import AWS_NAME_LIMITS, DNS_LABEL_MAX
-from plinth.render import build_request, render, to_composite
-from plinth.validate import Validator
-from plinth.yamlio import read_path
+from plinth.core.naming import AWS_NAME_LIMITS, DNS_LABEL_MAX
+from plinth.runtime.function import run_function
+from plinth.tools.render import build_request, render, to_composite
+from plinth.tools.validate import Validator
+from plinth.tools.yamlio import read_path
 
 DEV = next(d.body for d in read_path(str(EXAMPLES / "account.yaml")))
 PROD = next(d.body for d in read_path(str(EXAMPLES / "account-prod.yaml")))
@@ -272,7 +272,7 @@ def test_names_at_the_kubernetes_and_aws_limits(validator: Validator, legacy: bo
     # A legacy claim's composite is named <claim>-<5 random characters> and Crossplane labels
     # every composed resource with that name: 57 characters is the longest legacy claim name.
     name = LONG[-57:] if legacy else LONG
-    # The longest namespace, listed for the longest team name (plinth.tenancy).
+    # The longest namespace, listed for the longest team name (plinth.core.tenancy).
     namespace = "n" * 62 + "s"
     claim["metadata"] = {"name": name, "namespace": namespace}
     claim["spec"]["team"] = "t" * 30
@@ -308,7 +308,7 @@ def test_names_at_the_kubernetes_and_aws_limits(validator: Validator, legacy: bo
 
 def test_docs_field_table_matches_the_model() -> None:
     from conftest import REPO
-    from plinth.reference import field_table
+    from plinth.generators.reference import field_table
 
     text = (REPO / "docs" / "account.md").read_text()
     assert field_table(AccountSpec, "spec") in text, "docs/account.md is stale: regenerate it"

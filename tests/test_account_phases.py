@@ -16,12 +16,12 @@ import account_fixtures as fx
 from conftest import EXAMPLES, assert_unique_names, assert_valid, make_claim, platform_docs
 from plinth.api.account import DEFAULT_CONFIG_RULES, AccountSpec, AccountStatus
 from plinth.api.catalog import ACCOUNT
+from plinth.api.flavor import FLAVORS, Flavor
 from plinth.compose.account import compose
-from plinth.composition import Observed, Required
-from plinth.flavor import FLAVORS, Flavor
-from plinth.render import Rendered, render, to_composite
-from plinth.validate import Validator
-from plinth.yamlio import read_path
+from plinth.core.composition import Observed, Required
+from plinth.tools.render import Rendered, render, to_composite
+from plinth.tools.validate import Validator
+from plinth.tools.yamlio import read_path
 
 FLAVOR_DIRS = {"v2": EXAMPLES, "legacy": EXAMPLES / "legacy"}
 CRN = "crossplane.io/composition-resource-name"
@@ -154,6 +154,27 @@ def test_baseline_acts_only_through_the_accounts_own_provider_config(flavor: str
         if flavor == "v2":
             assert ref["kind"] == ("ClusterProviderConfig" if management else "ProviderConfig")
             assert r["metadata"]["namespace"] == ns
+
+
+@pytest.mark.parametrize("flavor", FLAVOR_DIRS)
+def test_no_bucket_in_the_account_can_be_made_public(flavor: str) -> None:
+    # The account-level block overrides every bucket's own settings; it names the new account,
+    # so it can only land there.
+    flavor_dir = FLAVOR_DIRS[flavor]
+    claim = fx.claim_of(flavor_dir / "account.yaml")
+    rendered = _render(claim, _observed(flavor_dir, "account.yaml", "provider-config-ready"))
+    (block,) = [r for r in rendered.resources if r["kind"] == "AccountPublicAccessBlock"]
+    fp = block["spec"]["forProvider"]
+    assert fp == {
+        "accountId": fx.ACCOUNT_ID["payments-dev"],
+        "blockPublicAcls": True,
+        "blockPublicPolicy": True,
+        "ignorePublicAcls": True,
+        "restrictPublicBuckets": True,
+    }
+    assert block["apiVersion"].startswith("s3control.")
+    pc = next(r for r in rendered.resources if r["kind"] == "ProviderConfig")
+    assert block["spec"]["providerConfigRef"]["name"] == pc["metadata"]["name"]
 
 
 @pytest.mark.parametrize("flavor", FLAVOR_DIRS)

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from claim_fixtures import observe, with_status
 from conftest import EXAMPLES, assert_unique_names, assert_valid, make_claim, render_claim
-from plinth.render import Rendered
-from plinth.validate import Validator
-from plinth.yamlio import read_path
+from plinth.tools.render import Rendered
+from plinth.tools.validate import Validator
+from plinth.tools.yamlio import read_path
 
 CRN = "crossplane.io/composition-resource-name"
 FLAVOR_DIRS = {"v2": EXAMPLES, "legacy": EXAMPLES / "legacy"}
@@ -443,8 +443,8 @@ def test_a_tenant_in_another_namespace_is_refused_even_if_handed_over() -> None:
     from plinth.api.app import AppSpec
     from plinth.api.catalog import APP
     from plinth.compose.app import compose
-    from plinth.composition import Observed, Required
-    from plinth.tenancy import Refused
+    from plinth.core.composition import Observed, Required
+    from plinth.core.tenancy import Refused
 
     claim = load("app-full.yaml", "v2")
     foreign = tenant_for(claim)
@@ -528,7 +528,7 @@ def test_examples_exist_in_both_flavors() -> None:
 def test_docs_field_table_matches_the_model() -> None:
     from conftest import REPO
     from plinth.api.app import AppSpec
-    from plinth.reference import field_table
+    from plinth.generators.reference import field_table
 
     text = (REPO / "docs" / "app.md").read_text()
     assert field_table(AppSpec, "spec") in text, "docs/app.md is stale: regenerate its table"

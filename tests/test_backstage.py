@@ -13,8 +13,8 @@ from referencing.jsonschema import DRAFT7
 
 from conftest import EXAMPLES, REPO, claim_docs
 from plinth.api.catalog import CLAIMS, ClaimApi
-from plinth.backstage import generated_files, spec_schema, template, title
-from plinth.yamlio import read_path
+from plinth.generators.backstage import files, spec_schema, template, title
+from plinth.tools.yamlio import read_path
 
 SCHEMAS = Path(__file__).parent / "data" / "backstage"
 
@@ -97,7 +97,7 @@ def test_steps_write_into_the_team_directory_and_open_a_pull_request() -> None:
 
 
 def test_every_template_is_a_generated_file() -> None:
-    assert {p.parent.name for p in generated_files()} == {a.noun for a in CLAIMS}
+    assert {p.parent.name for p in files()} == {a.noun for a in CLAIMS}
 
 
 @pytest.mark.parametrize(

@@ -32,11 +32,18 @@ import yaml
 import account_fixtures as fx
 from conftest import EXAMPLES, REPO, crds_dir
 from plinth.api.catalog import find_claim_api
-from plinth.cli import _default_required
-from plinth.engine import Tools, crossplane_render
-from plinth.function import FunctionRunner
-from plinth.render import CRN_ANNOTATION, Rendered, _matches, build_request, render, to_composite
-from plinth.yamlio import Document, read_path
+from plinth.cli.claims import default_required as _default_required
+from plinth.runtime.function import FunctionRunner
+from plinth.tools.engine import Tools, crossplane_render
+from plinth.tools.render import (
+    CRN_ANNOTATION,
+    Rendered,
+    _matches,
+    build_request,
+    render,
+    to_composite,
+)
+from plinth.tools.yamlio import Document, read_path
 
 pytestmark = pytest.mark.crossplane
 

@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from conftest import REPO, crds_dir
-from plinth import gitops
 from plinth.devcluster import argocd, cluster, gitserver, legacy, processes
+from plinth.generators import gitops
 
+PLATFORM = REPO / "examples" / "platform.yaml"
 PORTS = argocd.Ports(
     redis=1001,
     repo_server=1002,
@@ -125,14 +126,22 @@ def test_gitops_yaml_is_pointed_at_local_repositories() -> None:
 
 
 def test_the_platform_repository_serves_the_waves_that_can_sync_here() -> None:
-    files = argocd.platform_files(REPO)
+    files = argocd.platform_files(PLATFORM)
     waves = sorted(Path(p).name for p in files if p.startswith("gitops/platform/manifests/"))
     assert waves == ["10-provider-configs.yaml", "30-platform.yaml"]
-    for name in waves:
-        assert (
-            files[f"gitops/platform/manifests/{name}"]
-            == (REPO / "gitops/platform/manifests" / name).read_text()
-        )
+    # What `plinth generate` writes (the checked-in files, by the drift test)...
+    served = yaml.safe_load_all(files["gitops/platform/manifests/10-provider-configs.yaml"])
+    checked = yaml.safe_load_all(
+        (REPO / "gitops/platform/manifests/10-provider-configs.yaml").read_text()
+    )
+    assert list(served) == list(checked)
+    # ...and, for wave 3, this cluster's own platform: in a platform repository the file holds
+    # the platform team's values, and here those are the ones `up` was started with.
+    (env,) = yaml.safe_load_all(files["gitops/platform/manifests/30-platform.yaml"])
+    (platform,) = [d for d in yaml.safe_load_all(PLATFORM.read_text()) if d]
+    assert env["data"] == platform["data"]
+    assert env["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "3"
+    assert env["kind"] == "EnvironmentConfig"
     assert f"{gitops.TEAM_ACCESS_PATH}/plinth-claims.yaml" in files
     # Every wave is either served or deliberately left out.
     checked_in = {p.name for p in (REPO / "gitops/platform/manifests").glob("*.yaml")}
@@ -140,7 +149,7 @@ def test_the_platform_repository_serves_the_waves_that_can_sync_here() -> None:
 
 
 def test_a_local_registry_switches_the_package_waves_on() -> None:
-    files = argocd.platform_files(REPO, registry="127.0.0.1:5000")
+    files = argocd.platform_files(PLATFORM, registry="127.0.0.1:5000")
     waves = sorted(Path(p).name for p in files if p.startswith("gitops/platform/manifests/"))
     assert waves == sorted(argocd.PLATFORM_WAVES + argocd.PACKAGE_WAVES)
     for name in argocd.PACKAGE_WAVES:
@@ -187,7 +196,7 @@ def test_claims_docs_are_the_checked_in_files_pointed_here() -> None:
         platform_repo="git://127.0.0.1:1008/platform.git",
         claim_repo="git://127.0.0.1:1008/claims.git",
     )
-    docs = argocd.claims_docs(REPO, info)
+    docs = argocd.claims_docs(info)
     kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs)
     assert "ApplicationSet/plinth-claims" in kinds
     assert "ApplicationSet/plinth-claims-access" in kinds
@@ -195,10 +204,19 @@ def test_claims_docs_are_the_checked_in_files_pointed_here() -> None:
     assert "AppProject/plinth-claims-access" in kinds
     text = yaml.safe_dump_all(docs)
     assert "github.com" not in text
+    checked_in = [
+        d
+        for f in sorted((REPO / "gitops/claims").glob("*.yaml"))
+        for d in yaml.safe_load_all(
+            argocd.point_at(f.read_text(), info.platform_repo, info.claim_repo)
+        )
+        if d
+    ]
+    assert docs == checked_in
 
 
 def test_the_legacy_flavor_brings_its_xrds_compositions_and_provider_configs() -> None:
-    docs = legacy.install_docs(REPO, REPO / "examples" / "platform.yaml")
+    docs = legacy.install_docs(PLATFORM)
     xrds = {
         d["spec"]["claimNames"]["kind"] for d in docs if d["kind"] == "CompositeResourceDefinition"
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import REPO
-from plinth.reference import platform_reference
+from plinth.generators.reference import platform_reference
 
 
 def test_platform_reference_matches_the_model() -> None:

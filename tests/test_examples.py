@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, assert_unique_names, assert_valid, claim_docs, render_claim
-from plinth.validate import Validator
-from plinth.yamlio import read_path
+from plinth.tools.validate import Validator
+from plinth.tools.yamlio import read_path
 
 CLAIM_FILES = sorted(
     p

@@ -10,10 +10,10 @@ import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from conftest import EXAMPLES, platform_docs
-from plinth.function import FunctionRunner, encode_naive, run_function
-from plinth.render import build_request, render, to_composite
-from plinth.structs import struct_to_py
-from plinth.yamlio import read_path
+from plinth.runtime.function import FunctionRunner, encode_naive, run_function
+from plinth.runtime.structs import struct_to_py
+from plinth.tools.render import build_request, render, to_composite
+from plinth.tools.yamlio import read_path
 
 TENANT = next(d.body for d in read_path(str(EXAMPLES / "tenant.yaml")))
 ACCOUNT = next(d.body for d in read_path(str(EXAMPLES / "account.yaml")))
@@ -215,7 +215,7 @@ def test_grpc_method_returns_the_same_response() -> None:
 
 
 def test_cel_sees_escaped_property_names_as_kubernetes_does() -> None:
-    from plinth.cel import escape_name, evaluate
+    from plinth.tools.cel import escape_name, evaluate
 
     assert escape_name("namespace") == "__namespace__"
     assert escape_name("a-b.c/d") == "a__dash__b__dot__c__slash__d"

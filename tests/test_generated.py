@@ -9,11 +9,12 @@ from click.testing import CliRunner
 
 from conftest import REPO, assert_valid
 from plinth.api.catalog import CLAIMS
+from plinth.api.flavor import Flavor
 from plinth.cli import main
-from plinth.flavor import Flavor
-from plinth.manifests import composition, generated_files, xrd
-from plinth.validate import Validator
-from plinth.yamlio import read_path
+from plinth.generators import generated
+from plinth.generators.crossplane import composition, xrd
+from plinth.tools.validate import Validator
+from plinth.tools.yamlio import read_path
 
 
 def test_checked_in_files_match_the_models() -> None:
@@ -51,14 +52,17 @@ def test_v2_xrds_offer_no_claims_and_legacy_xrds_do() -> None:
 
 
 def test_every_generated_file_is_checked_in() -> None:
-    for rel in generated_files():
+    g = generated()
+    for rel in g.documents:
         assert (REPO / rel).is_file(), rel
         assert read_path(str(REPO / rel))
+    for rel in (*g.texts, *g.patches):
+        assert (REPO / rel).is_file(), rel
 
 
 def test_configuration_depends_on_every_provider_group_the_examples_compose() -> None:
     from conftest import EXAMPLES, claim_docs, render_claim
-    from plinth.manifests import configuration_meta
+    from plinth.generators.crossplane import configuration_meta
 
     deps = {
         d.get("provider", d.get("function", ""))

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import EXAMPLES, REPO, assert_valid, claim_docs, render_claim
 from plinth.api.catalog import find_claim_api
 from plinth.cli import main
-from plinth.gitops import (
+from plinth.generators.gitops import (
     CLAIMS_ACCESS_PROJECT,
     CLAIMS_CLUSTER_ROLE,
     CLAIMS_PROJECT,
@@ -31,8 +31,8 @@ from plinth.gitops import (
     render_application_set,
     team_access_manifests,
 )
-from plinth.validate import Validator
-from plinth.yamlio import read_path
+from plinth.tools.validate import Validator
+from plinth.tools.yamlio import read_path
 
 GITOPS = REPO / "gitops"
 CLAIM_REPO = EXAMPLES / "claim-repo"
@@ -120,8 +120,8 @@ def test_platform_wave_carries_a_valid_platform_config(validator: Validator) -> 
 
 
 def test_every_provider_the_configuration_depends_on_is_installed() -> None:
-    from plinth.flavor import Flavor
-    from plinth.manifests import configuration_meta
+    from plinth.api.flavor import Flavor
+    from plinth.generators.crossplane import configuration_meta
 
     installed = {
         b["spec"]["package"].rsplit(":", 1)[0]

@@ -12,14 +12,14 @@ from click.testing import CliRunner
 
 from conftest import REPO, assert_valid
 from plinth.cli import main
-from plinth.gitops import (
+from plinth.generators.gitops import (
     IMPERSONATION_KEY,
     argocd_cm_patch,
     health_key,
     health_kinds,
     helm_values,
 )
-from plinth.validate import Validator
+from plinth.tools.validate import Validator
 
 lupa = pytest.importorskip("lupa")
 

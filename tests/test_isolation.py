@@ -1,4 +1,4 @@
-"""Tenancy: a claim reaches nothing another team owns (plinth.tenancy, docs/security.md).
+"""Tenancy: a claim reaches nothing another team owns (plinth.core.tenancy, docs/security.md).
 
 Two kinds of proof:
 * plain tests of each refusal (the claim names what another team owns: a Fatal result that
@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 from claim_fixtures import legacy_provider_config, observe, ready_condition
 from conftest import platform_docs
+from plinth.api.flavor import FLAVORS, Flavor
 from plinth.api.platform import PlatformConfig
-from plinth.flavor import FLAVORS, Flavor
-from plinth.render import Rendered, render, to_composite
+from plinth.tools.render import Rendered, render, to_composite
 
 GROUPS = {f.value: FLAVORS[f].group for f in Flavor}
 PLATFORM_PROVIDER_CONFIGS = {

@@ -9,9 +9,9 @@ import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from conftest import EXAMPLES, platform_docs
-from plinth.function import FunctionRunner
-from plinth.render import _first_n_and_more, composite_uid, render, to_composite
-from plinth.yamlio import read_path
+from plinth.runtime.function import FunctionRunner
+from plinth.tools.render import _first_n_and_more, composite_uid, render, to_composite
+from plinth.tools.yamlio import read_path
 
 
 def test_composite_uid_is_the_one_crossplane_render_gives() -> None:

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from plinth.engine import CLI_ENV, CORE_ENV, Tools
-from plinth.render import CRN_ANNOTATION
+from plinth.tools.engine import CLI_ENV, CORE_ENV, Tools
+from plinth.tools.render import CRN_ANNOTATION
 
 
 def plinth(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -111,7 +111,7 @@ def test_engine_crossplane_never_builds_unasked(tmp_path: Path) -> None:
         env={"PLINTH_CACHE_DIR": str(cache), CLI_ENV: "", CORE_ENV: ""},
     )
     assert r.returncode == 1
-    assert "hack/build-tools.sh crossplane crossplane-core" in r.stderr
+    assert "plinth/tools/build-tools.sh crossplane crossplane-core" in r.stderr
     assert "--build" in r.stderr
     assert not (cache / "bin").exists(), "nothing may be built without --build"
     assert r.stdout == ""

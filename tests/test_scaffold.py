@@ -9,8 +9,8 @@ import yaml
 from click.testing import CliRunner
 
 from plinth.cli import main
-from plinth.crds import CrdStore
-from plinth.validate import Validator
+from plinth.tools.crds import CrdStore
+from plinth.tools.validate import Validator
 
 CASES = [
     (
@@ -103,7 +103,7 @@ def test_existing_file_is_kept_without_force(tmp_path: Path) -> None:
 
 
 def test_prompts_in_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("plinth.scaffold._interactive", lambda: True)
+    monkeypatch.setattr("plinth.cli.new._interactive", lambda: True)
     result = CliRunner().invoke(
         main, ["new", "account", "x-dev", "--repo", str(tmp_path)], input="x\nx@example.com\ndev\n"
     )

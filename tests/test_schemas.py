@@ -36,11 +36,11 @@ from click.testing import CliRunner
 from conftest import EXAMPLES, REPO
 from lifecycles import rendered_bodies
 from plinth.cli import main
-from plinth.crds import CrdStore
 from plinth.tools import schemas
+from plinth.tools.crds import CrdStore
 from plinth.tools.schemas import DATA_DIR, SchemaBundle, SchemaError
-from plinth.validate import Validator
-from plinth.yamlio import read_path
+from plinth.tools.validate import Validator
+from plinth.tools.yamlio import read_path
 
 SHARED = REPO.parent / "shared" / "crds"
 GITOPS = REPO / "gitops"

@@ -11,9 +11,9 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from certs import write_tls_dirs
 from conftest import EXAMPLES, platform_docs
-from plinth.function import encode_naive, run_function
-from plinth.render import RenderError, build_request, grpc_call, render, to_composite
-from plinth.yamlio import read_path
+from plinth.runtime.function import encode_naive, run_function
+from plinth.tools.render import RenderError, build_request, grpc_call, render, to_composite
+from plinth.tools.yamlio import read_path
 from serving import plinth_serve
 
 TENANT = next(d.body for d in read_path(str(EXAMPLES / "tenant.yaml")))

@@ -35,7 +35,7 @@ from helm import (
     tool_binary,
     values_keys,
 )
-from plinth.validate import Validator
+from plinth.tools.validate import Validator
 
 WORKFLOW = TEMPLATE / ".github" / "workflows" / "build.yaml"
 RUN_AS = 10001  # the chart's runAsUser/runAsGroup and the Dockerfile's USER

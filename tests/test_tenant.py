@@ -21,15 +21,15 @@ from conftest import (
     render_claim,
 )
 from plinth.api.catalog import TENANT
+from plinth.api.flavor import FLAVORS, Flavor
 from plinth.api.platform import PlatformConfig
 from plinth.api.tenant import TenantSpec
 from plinth.compose.tenant import compose
-from plinth.composition import Observed, Required
-from plinth.flavor import FLAVORS, Flavor
-from plinth.render import Rendered, render, to_composite
-from plinth.tenancy import Refused
-from plinth.validate import Validator
-from plinth.yamlio import read_path
+from plinth.core.composition import Observed, Required
+from plinth.core.tenancy import Refused
+from plinth.tools.render import Rendered, render, to_composite
+from plinth.tools.validate import Validator
+from plinth.tools.yamlio import read_path
 
 CRN = "crossplane.io/composition-resource-name"
 EXAMPLE_FILES = ["tenant.yaml", "tenant-search.yaml"]
@@ -580,7 +580,7 @@ def test_plinth_access_prints_the_commands_from_rendered_status(tmp_path: Path) 
     from click.testing import CliRunner
 
     from plinth.cli import main
-    from plinth.yamlio import dump_yaml as dump
+    from plinth.tools.yamlio import dump_yaml as dump
 
     steps = phases(load("tenant-search.yaml", "v2"))
     out = tmp_path / "rendered.yaml"
@@ -605,7 +605,7 @@ def test_plinth_access_prints_the_commands_from_rendered_status(tmp_path: Path) 
 
 def test_docs_field_table_matches_the_model() -> None:
     from conftest import REPO
-    from plinth.reference import field_table
+    from plinth.generators.reference import field_table
 
     text = (REPO / "docs" / "tenant.md").read_text()
     assert field_table(TenantSpec, "spec") in text, "docs/tenant.md is stale: regenerate its table"
@@ -653,7 +653,7 @@ def test_access_commands_build_a_working_kubeconfig(tmp_path: Path) -> None:
 
 
 def test_a_cluster_without_endpoint_gets_no_commands_and_a_warning() -> None:
-    from plinth.render import render
+    from plinth.tools.render import render
 
     platform = platform_docs()
     for c in platform[0]["data"]["clusters"]:
@@ -669,7 +669,7 @@ def test_a_cluster_without_endpoint_gets_no_commands_and_a_warning() -> None:
 
 
 def test_a_dev_account_serving_prod_too_gets_a_warning() -> None:
-    from plinth.render import render
+    from plinth.tools.render import render
 
     claim = copy.deepcopy(load("tenant.yaml", "v2"))
     claim["spec"]["environments"].append({"name": "prod"})

@@ -34,9 +34,10 @@ from typing import Any
 import pytest
 import yaml
 
-from plinth.composition import condition_of
+from conftest import REPO
+from plinth.core.composition import condition_of
 from plinth.devcluster import argocd, cluster, gitserver, processes
-from plinth.devcluster.cluster import REPO, kubectl, kubectl_run
+from plinth.devcluster.cluster import kubectl, kubectl_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.gitops]
 
@@ -57,6 +58,7 @@ class Env:
     kubeconfig: Path
     state: Path
     info: argocd.ArgoInfo
+    platform: Path
     timings: dict[str, float] = field(default_factory=dict)
     # What each commit of the claim repository holds (path -> text).
     files: dict[str, str] = field(default_factory=dict)
@@ -86,11 +88,11 @@ def _platform_file(tmp: Path) -> Path:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     platform = _platform_file(tmp_path_factory.mktemp("gitops"))
-    info = cluster.up(progress=say, platform_file=platform, with_argocd=True, legacy=True)
+    info = cluster.up(platform, progress=say, with_argocd=True, legacy=True)
     state = Path(info.state)
     argo = argocd.load_state(state)
     assert argo is not None
-    e = Env(kubeconfig=Path(info.kubeconfig), state=state, info=argo)
+    e = Env(kubeconfig=Path(info.kubeconfig), state=state, info=argo, platform=platform)
     e.took("plinth dev up --with-argocd --legacy, total", info.timings["total"])
     e.took("Argo CD start-up (redis, repo-server, controllers ready)", info.timings["argocd"])
     try:
@@ -725,7 +727,7 @@ def test_8_the_platform_installs_through_argo_cd_wave_by_wave(env: Env) -> None:
             " and core runs with --package-runtime=External, which never reports a package"
             " Healthy; set PLINTH_DEV_XPKG_REGISTRY to a local registry holding them)"
         )
-    docs = argocd.platform_docs(REPO, env.info)
+    docs = argocd.platform_docs(env.info)
     began = time.monotonic()
     cluster.apply(env.kubeconfig, [d for d in docs if d["kind"] != "Application"])
     cluster.apply(env.kubeconfig, [d for d in docs if d["kind"] == "Application"])
@@ -742,7 +744,7 @@ def test_8_the_platform_installs_through_argo_cd_wave_by_wave(env: Env) -> None:
     env.took("platform Application applied -> Synced and Healthy", time.monotonic() - began)
     status = installed()
     synced = {(r["kind"], r["name"]) for r in status["resources"]}
-    served = argocd.platform_files(REPO, registry)
+    served = argocd.platform_files(env.platform, registry)
     expected = set()
     waves: dict[int, list[str]] = {}
     for path, text in served.items():

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from plinth.composition import condition_of
+from conftest import REPO
+from plinth.core.composition import condition_of
 from plinth.devcluster.cluster import kubectl, kubectl_run
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +49,7 @@ def kubeconfig() -> Iterator[Path]:
         return
     from plinth.devcluster import cluster
 
-    info = cluster.up(progress=say)
+    info = cluster.up(REPO / "examples" / "platform.yaml", progress=say)
     say(f"control plane up in {info.timings['total']}s: {json.dumps(info.timings)}")
     try:
         yield Path(info.kubeconfig)

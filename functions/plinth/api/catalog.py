@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from plinth.api.account import AccountSpec, AccountStatus
 from plinth.api.app import AppSpec, AppStatus
 from plinth.api.base import ApiModel
+from plinth.api.flavor import API_VERSION, FLAVORS, Flavor
 from plinth.api.tenant import TenantSpec, TenantStatus
-from plinth.flavor import API_VERSION, FLAVORS, Flavor
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from plinth.builders.common import ProviderConfigRef, managed
-from plinth.composition import Body, Claim
+from plinth.core.composition import Body, Claim
 
 # Kinds whose forProvider takes a region (all regional upjet-aws kinds do; the global ones
-# like IAM and Organizations do not).
+# like IAM and Organizations do not, nor the account-wide S3 settings).
 _GLOBAL_SERVICES = {"iam", "organizations", "budgets"}
+_GLOBAL_KINDS = {("s3control", "AccountPublicAccessBlock")}
 
 # Kinds whose cluster-scoped (legacy) API stores a newer version with the same object-shaped
 # fields as the namespaced v1beta1; their legacy v1beta1 wraps every nested object in a list.
@@ -62,7 +63,7 @@ def resource(
 ) -> Body:
     """An AWS managed resource; `region` is required for regional services."""
     fp = dict(for_provider)
-    if service not in _GLOBAL_SERVICES:
+    if service not in _GLOBAL_SERVICES and (service, kind) not in _GLOBAL_KINDS:
         if not region:
             raise ValueError(f"{service}.{kind} {name}: a region is required")
         fp["region"] = region

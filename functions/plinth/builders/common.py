@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from plinth.composition import Body, Claim
+from plinth.core.composition import Body, Claim
 
 EXTERNAL_NAME = "crossplane.io/external-name"
 

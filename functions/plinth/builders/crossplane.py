@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from plinth.builders.common import metadata
-from plinth.composition import Body, Claim
+from plinth.core.composition import Body, Claim
 
 PROTECTION_API_VERSION = "protection.crossplane.io/v1beta1"
 

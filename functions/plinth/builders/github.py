@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from plinth.builders.common import ProviderConfigRef, managed
-from plinth.composition import Body, Claim
+from plinth.core.composition import Body, Claim
 
 
 def resource(

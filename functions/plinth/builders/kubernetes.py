@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from plinth.builders.common import ProviderConfigRef, managed
-from plinth.composition import Body, Claim
+from plinth.core.composition import Body, Claim
 
 
 class Readiness(StrEnum):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from plinth.compose import account, app, tenant
-from plinth.composition import Composer, RequirementsOf
+from plinth.core.composition import Composer, RequirementsOf
 
 COMPOSERS: dict[str, Composer] = {
     "account": account.compose,

@@ -20,9 +20,9 @@ from typing import Any
 from plinth.api.catalog import ACCOUNT
 from plinth.api.tenant import AccountRef
 from plinth.builders.common import ProviderConfigRef
-from plinth.composition import Claim, Required, Requirement
-from plinth.labels import TEAM
-from plinth.tenancy import Refused, describe
+from plinth.core.composition import Claim, Required, Requirement
+from plinth.core.labels import TEAM
+from plinth.core.tenancy import Refused, describe
 
 ACCOUNT_REQUIREMENT = "account"
 PROVIDER_CONFIG_REQUIREMENT = "provider-config"

@@ -31,8 +31,8 @@ from typing import Any
 
 import yaml
 
-from plinth import gitops
 from plinth.devcluster import gitserver, processes
+from plinth.generators import gitops
 
 NAMESPACE = gitops.ARGOCD_NAMESPACE
 # The controller derives its shard from the ordinal its StatefulSet pod name ends in.
@@ -45,7 +45,8 @@ CLAIM_REPO = "claims"
 # with --package-runtime=External, which never reports a package Healthy, so the next wave
 # would wait forever); see docs/gitops.md. With PLINTH_DEV_XPKG_REGISTRY set (host:port of a
 # local registry holding the packages) they are served too, their packages pulled from there.
-PLATFORM_WAVES = ("10-provider-configs.yaml", "30-platform.yaml")
+WAVE_PLATFORM_FILE = "30-platform.yaml"
+PLATFORM_WAVES = ("10-provider-configs.yaml", WAVE_PLATFORM_FILE)
 PACKAGE_WAVES = ("00-packages.yaml", "20-configurations.yaml")
 PACKAGE_REGISTRIES = ("xpkg.crossplane.io", "ghcr.io")
 
@@ -293,18 +294,44 @@ def package_registry() -> str | None:
     return os.environ.get("PLINTH_DEV_XPKG_REGISTRY") or None
 
 
-def platform_files(repo: Path, registry: str | None = None) -> dict[str, str]:
+def _dump(docs: list[dict[str, Any]]) -> str:
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+def _generated(prefix: str) -> dict[str, list[dict[str, Any]]]:
+    """gitops/ files as `plinth generate` writes them (what the repository holds, by the drift
+    test), so a Plinth installed without a checkout serves the same."""
+    return {str(p): docs for p, docs in gitops.files().items() if str(p).startswith(prefix)}
+
+
+def platform_wave(platform_path: Path) -> list[dict[str, Any]]:
+    """Wave 3, the platform's facts: in a platform repository 30-platform.yaml holds its own;
+    here that is the EnvironmentConfig this cluster was started with."""
+    docs = [d for d in yaml.safe_load_all(platform_path.read_text()) if d]
+    for d in docs:
+        annotations = d.setdefault("metadata", {}).setdefault("annotations", {})
+        annotations["argocd.argoproj.io/sync-wave"] = str(gitops.WAVE_PLATFORM)
+    return docs
+
+
+def platform_files(platform_path: Path, registry: str | None = None) -> dict[str, str]:
     """The platform repository as this cluster's Argo CD reads it: gitops/team-access and the
     install waves that can sync here (all of them, packages pulled from `registry`, if given)."""
-    files = gitserver.tree_of(repo / gitops.TEAM_ACCESS_PATH, gitops.TEAM_ACCESS_PATH)
-    manifests = repo / "gitops" / "platform" / "manifests"
+    files = {p: _dump(d) for p, d in _generated(gitops.TEAM_ACCESS_PATH + "/").items()}
+    manifests = "gitops/platform/manifests/"
+    generated = _generated(manifests)
     waves = PLATFORM_WAVES + (PACKAGE_WAVES if registry else ())
     for name in sorted(waves):
-        text = (manifests / name).read_text()
+        docs = (
+            platform_wave(platform_path)
+            if name == WAVE_PLATFORM_FILE
+            else generated[manifests + name]
+        )
+        text = _dump(docs)
         if registry and name in PACKAGE_WAVES:
             for upstream in PACKAGE_REGISTRIES:
                 text = text.replace(f"package: {upstream}/", f"package: {registry}/")
-        files[f"gitops/platform/manifests/{name}"] = text
+        files[manifests + name] = text
     return files
 
 
@@ -325,19 +352,22 @@ def publish_claims(state: Path, files: Mapping[str, str], message: str) -> str:
     return gitserver.publish(git_base(state), CLAIM_REPO, files, message)
 
 
-def claims_docs(repo: Path, info: ArgoInfo) -> list[dict[str, Any]]:
-    """gitops/claims/ as checked in, pointed at this cluster's repositories."""
-    docs: list[dict[str, Any]] = []
-    for f in sorted((repo / "gitops" / "claims").glob("*.yaml")):
-        text = point_at(f.read_text(), info.platform_repo, info.claim_repo)
-        docs += [d for d in yaml.safe_load_all(text) if d]
-    return docs
+def _pointed(docs: list[dict[str, Any]], info: ArgoInfo) -> list[dict[str, Any]]:
+    text = point_at(_dump(docs), info.platform_repo, info.claim_repo)
+    return [d for d in yaml.safe_load_all(text) if d]
 
 
-def platform_docs(repo: Path, info: ArgoInfo) -> list[dict[str, Any]]:
-    """gitops/platform/application.yaml as checked in, pointed at this cluster's platform repo."""
-    text = (repo / "gitops" / "platform" / "application.yaml").read_text()
-    return [d for d in yaml.safe_load_all(point_at(text, info.platform_repo, info.claim_repo)) if d]
+def claims_docs(info: ArgoInfo) -> list[dict[str, Any]]:
+    """gitops/claims/, pointed at this cluster's repositories."""
+    generated = _generated("gitops/claims/")
+    return _pointed([d for p in sorted(generated) for d in generated[p]], info)
+
+
+def platform_docs(info: ArgoInfo) -> list[dict[str, Any]]:
+    """gitops/platform/application.yaml, pointed at this cluster's platform repository."""
+    return _pointed(
+        _generated("gitops/platform/application.yaml")["gitops/platform/application.yaml"], info
+    )
 
 
 # --- start -----------------------------------------------------------------------------------
@@ -347,7 +377,7 @@ def start(
     state: Path,
     kubeconfig: Path,
     argocd: str,
-    repo: Path,
+    platform_path: Path,
     apply: Callable[[Path, Iterable[dict[str, Any]]], None],
     stage: Stage,
 ) -> ArgoInfo:
@@ -369,7 +399,8 @@ def start(
     began = time.monotonic()
     base = git_base(state)
     gitserver.start(state, base, ports.git)
-    gitserver.publish(base, PLATFORM_REPO, platform_files(repo, package_registry()), "platform")
+    files = platform_files(platform_path, package_registry())
+    gitserver.publish(base, PLATFORM_REPO, files, "platform")
     # No team directory yet: the ApplicationSets generate nothing until the first push.
     publish_claims(state, {"README.md": "Claims, one folder per team under teams/.\n"}, "empty")
     info = ArgoInfo(
@@ -380,7 +411,7 @@ def start(
     )
     # Projects first: an ApplicationSet whose project is not in the controller's cache yet
     # fails and is retried only three minutes later.
-    docs = claims_docs(repo, info)
+    docs = claims_docs(info)
     apply(kubeconfig, [d for d in docs if d["kind"] != "ApplicationSet"])
     apply(kubeconfig, [d for d in docs if d["kind"] == "ApplicationSet"])
     stage("argocd claims installed", began)

@@ -31,13 +31,16 @@ from typing import Any
 
 import yaml
 
+from plinth.api.catalog import CLAIMS
+from plinth.api.flavor import Flavor
 from plinth.api.platform import PlatformConfig
-from plinth.crds import default_crds_dir
 from plinth.devcluster import argocd, processes
 from plinth.devcluster import legacy as legacy_flavor
 from plinth.devcluster.pki import Pki
+from plinth.generators.crossplane import composition, function_meta, xrd
+from plinth.tools.crds import CrdsNotFound, default_crds_dir
+from plinth.tools.engine import build_script
 
-REPO = Path(__file__).resolve().parents[3]
 FUNCTION_NAME = "function-plinth"
 PACKAGE_SOURCE = "xpkg.plinth.dev/plinth/function-plinth"
 CROSSPLANE_NAMESPACE = "crossplane-system"
@@ -96,15 +99,15 @@ def _print(line: str) -> None:
 
 
 def binary(target: str) -> str:
-    """A pinned binary from hack/build-tools.sh (built once, cached outside the repository)."""
+    """A pinned binary from the build script (built once, cached outside the repository)."""
     env_name = f"PLINTH_{target.upper().replace('-', '_')}_BIN"
     if os.environ.get(env_name):
         return os.environ[env_name]
-    script = REPO / "hack" / "build-tools.sh"
-    if not script.is_file():
-        raise RuntimeError(f"{target}: set {env_name} (no hack/build-tools.sh beside this install)")
     r = subprocess.run(
-        [str(script), "--print-path", target], capture_output=True, text=True, check=False
+        ["bash", str(build_script()), "--print-path", target],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if r.returncode != 0:
         raise RuntimeError(f"building {target} failed:\n{r.stderr[-3000:]}")
@@ -199,7 +202,7 @@ def _crds(
 
 def _function_package(cache_dir: Path) -> str:
     """Pre-fill core's package cache with the Function package; return its digest reference."""
-    text = (REPO / "packages" / "function" / "crossplane.yaml").read_text()
+    text = yaml.safe_dump(function_meta(), sort_keys=True)
     digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
     # crossplane-runtime xpkg.FriendlyID(source, digest) = ToDNSLabel(source[:50]-digest[:12]).
     raw = f"{PACKAGE_SOURCE[:50]}-{digest[:12]}"
@@ -227,12 +230,16 @@ def _secret(
 
 
 def up(
+    platform_file: Path,
     progress: Progress = _print,
-    platform_file: Path | None = None,
     *,
     with_argocd: bool = False,
     legacy: bool = False,
 ) -> ClusterInfo:
+    try:
+        crds_dir = default_crds_dir()
+    except CrdsNotFound as e:
+        raise RuntimeError(f"{e} (a folder of upstream CRDs to install, or --crds)") from None
     state = state_dir()
     if state.exists() and any(state.glob("*.pid")):
         raise RuntimeError(f"a dev cluster is already running ({state}); run `plinth dev down`")
@@ -388,7 +395,6 @@ def up(
         stage("kube-controller-manager", began)
 
         began = time.monotonic()
-        crds_dir = default_crds_dir()
         apply(kubeconfig, _crds(crds_dir, CRD_SETS + (legacy_flavor.CRD_SETS if legacy else ())))
         stage("crds applied", began)
         began = time.monotonic()
@@ -478,7 +484,7 @@ def up(
         stage("provider-kubernetes", began)
 
         began = time.monotonic()
-        platform_path = platform_file or REPO / "examples" / "platform.yaml"
+        platform_path = platform_file
         _bootstrap(
             kubeconfig,
             package,
@@ -492,11 +498,11 @@ def up(
         stage("plinth installed", began)
         if legacy:
             began = time.monotonic()
-            apply(kubeconfig, legacy_flavor.install_docs(REPO, platform_path))
+            apply(kubeconfig, legacy_flavor.install_docs(platform_path))
             wait_established(kubeconfig, "xrd")
             stage("legacy flavor installed", began)
         if with_argocd:
-            argocd.start(state, kubeconfig, bins["argocd"], REPO, apply, stage)
+            argocd.start(state, kubeconfig, bins["argocd"], platform_path, apply, stage)
         timings["total"] = round(time.monotonic() - t0, 1)
         info = ClusterInfo(
             state=str(state),
@@ -535,9 +541,8 @@ def _bootstrap(
     docs: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": platform.argocd.namespace}}
     ]
-    for folder in ("xrds/v2", "compositions/v2"):
-        for f in sorted((REPO / folder).glob("*.yaml")):
-            docs += [d for d in yaml.safe_load_all(f.read_text()) if d]
+    docs += [xrd(api, Flavor.V2) for api in CLAIMS]
+    docs += [composition(api, Flavor.V2) for api in CLAIMS]
     docs += platform_docs
     docs.append(
         {

@@ -11,7 +11,10 @@ from typing import Any
 
 import yaml
 
+from plinth.api.catalog import CLAIMS
+from plinth.api.flavor import Flavor
 from plinth.api.platform import PlatformConfig
+from plinth.generators.crossplane import composition, xrd
 
 # What legacy tenants and apps compose before (and just after) their account is known, as
 # CRD file prefixes; provider-kubernetes' cluster-scoped Object is in the v2 set already.
@@ -33,7 +36,6 @@ CRD_SETS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
 )
-FOLDERS = ("xrds/legacy", "compositions/legacy")
 
 
 # The Secret `plinth dev up` gives every provider-kubernetes config (cluster.py, _bootstrap).
@@ -53,14 +55,12 @@ def provider_configs(platform_path: Path) -> list[str]:
     )
 
 
-def install_docs(repo: Path, platform_path: Path) -> list[dict[str, Any]]:
+def install_docs(platform_path: Path) -> list[dict[str, Any]]:
     """The legacy XRDs and Compositions, and a cluster-scoped provider-kubernetes ProviderConfig
     per name the platform gives its clusters (legacy Objects reference those, not
     ClusterProviderConfigs), reaching this API server through the same kubeconfig Secret."""
-    docs: list[dict[str, Any]] = []
-    for folder in FOLDERS:
-        for f in sorted((repo / folder).glob("*.yaml")):
-            docs += [d for d in yaml.safe_load_all(f.read_text()) if d]
+    docs = [xrd(api, Flavor.LEGACY) for api in CLAIMS]
+    docs += [composition(api, Flavor.LEGACY) for api in CLAIMS]
     docs += [
         {
             "apiVersion": "kubernetes.crossplane.io/v1alpha1",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.resources
 import json
 import re
 import zlib
@@ -33,14 +34,15 @@ from typing import Any
 
 import yaml
 
-from plinth.crds import CrdStore, CrdVersion, SchemaStore
+from plinth.tools.crds import CrdStore, CrdVersion, SchemaStore
 
 try:
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-DATA_DIR = Path(__file__).resolve().with_name("schema_data")
+# Package data, found through the package (a wheel, a zipapp or a checkout alike).
+DATA_DIR = Path(str(importlib.resources.files("plinth.tools") / "schema_data"))
 KINDS_FILE = "kinds.txt"
 PROVENANCE_TABLE = "README.md"
 FORMAT = 1

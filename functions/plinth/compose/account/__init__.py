@@ -8,6 +8,7 @@ Where each thing is built:
 * `cidrs` - the subnet layout derived from the VPC CIDR
 * `network` - VPC, subnets, gateways, route tables, the transit gateway attachment (phase 3)
 * `encryption` - EBS encryption by default (phase 3)
+* `public_access` - the account-level S3 public access block (phase 3)
 * `backup` - AWS Backup vault, plan, selection and its IAM role (phase 3)
 * `config_rules` - AWS Config managed rules (phase 3)
 * `budget` - the monthly budget (phase 3)

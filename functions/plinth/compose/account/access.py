@@ -7,7 +7,7 @@ import hashlib
 from plinth.builders import aws
 from plinth.builders.common import ProviderConfigRef
 from plinth.compose.account.context import Context, Planned
-from plinth.composition import PlatformIncomplete
+from plinth.core.composition import PlatformIncomplete
 
 
 def crn_of(group_id: str, permission_set_arn: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from plinth.builders import aws
 from plinth.compose.account.context import Context, Planned
-from plinth.naming import aws_name
+from plinth.core.naming import aws_name
 
 ROLE = "backup-role"
 VAULT = "backup-vault"

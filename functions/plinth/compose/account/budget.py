@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from plinth.builders import aws
 from plinth.compose.account.context import Context, Planned
-from plinth.naming import aws_name
+from plinth.core.naming import aws_name
 
 BUDGET = "budget"
 

@@ -9,8 +9,8 @@ from plinth.api.account import AccountSpec, NatMode, Tier
 from plinth.api.base import Environment
 from plinth.api.platform import PlatformConfig
 from plinth.builders.common import ProviderConfigRef
-from plinth.composition import Body, Claim
-from plinth.labels import aws_tags, claim_labels
+from plinth.core.composition import Body, Claim
+from plinth.core.labels import aws_tags, claim_labels
 
 # The organizations Account's composition-resource-name; kept from the first release so an
 # existing account is never re-created.
@@ -20,11 +20,12 @@ PROVIDER_CONFIG = "provider-config"
 
 @dataclass(frozen=True)
 class Planned:
-    """A resource the spec implies; `after` names a resource that must be ready first."""
+    """A resource the spec implies."""
 
     crn: str
     body: Body
-    after: str | None = None
+    # Resources that must be ready first (Composition.add's gate), and why it waits.
+    after: tuple[str, ...] = ()
     after_reason: str = ""
 
 

@@ -8,8 +8,8 @@ from plinth.api.account import NatMode, Tier
 from plinth.builders import aws
 from plinth.compose.account.cidrs import DEFAULT_VPC_CIDR, ZONE_LETTERS, layout
 from plinth.compose.account.context import Context, Planned
-from plinth.composition import Body, PlatformIncomplete
-from plinth.tenancy import check_network
+from plinth.core.composition import Body, PlatformIncomplete
+from plinth.core.tenancy import check_network
 
 VPC = "vpc"
 INTERNET_GATEWAY = "internet-gateway"
@@ -49,7 +49,7 @@ class _Builder:
         for_provider: dict[str, Any],
         *,
         tagged: bool = True,
-        after: str | None = None,
+        after: tuple[str, ...] = (),
         after_reason: str = "",
         tags: dict[str, str] | None = None,
     ) -> Body:
@@ -191,7 +191,7 @@ def _transit_gateway(ctx: Context, b: _Builder, zones: str) -> None:
                 dest,
                 {"transitGatewayId": tgw.id},
                 # AWS rejects a route to a transit gateway the VPC is not attached to yet.
-                after=TGW_ATTACHMENT,
+                after=(TGW_ATTACHMENT,),
                 after_reason="waiting for the transit gateway attachment to become available "
                 "(the network team's account may have to accept it)",
             )

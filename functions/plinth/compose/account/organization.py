@@ -6,8 +6,8 @@ from plinth.api.account import DeletionPolicy
 from plinth.builders import aws
 from plinth.builders.common import ProviderConfigRef
 from plinth.compose.account.context import ACCOUNT, Context, Planned
-from plinth.composition import PlatformIncomplete
-from plinth.naming import aws_name
+from plinth.core.composition import PlatformIncomplete
+from plinth.core.naming import aws_name
 
 
 def build(ctx: Context) -> list[Planned]:

@@ -25,11 +25,11 @@ from plinth.compose.account import (
     organization,
     protection,
     provider_config,
+    public_access,
 )
 from plinth.compose.account.cidrs import ZONE_LETTERS
 from plinth.compose.account.context import ACCOUNT, PROVIDER_CONFIG, Context, Planned
-from plinth.composition import Claim, Composition, Observed, Required
-from plinth.readiness import READY_WHEN_OBSERVED_KINDS
+from plinth.core.composition import Claim, Composition, Observed, Required
 
 WAIT_ACCOUNT = "waiting for AWS Organizations to create the account"
 WAIT_PROVIDER_CONFIG = "waiting for the AWS ProviderConfig of the new account to be created"
@@ -42,6 +42,7 @@ def plan(ctx: Context) -> tuple[list[Planned], list[Planned], list[Planned]]:
     baseline = (
         network.build(ctx)
         + encryption.build(ctx)
+        + public_access.build(ctx)
         + backup.build(ctx)
         + config_rules.build(ctx)
         + budget.build(ctx)
@@ -52,12 +53,6 @@ def plan(ctx: Context) -> tuple[list[Planned], list[Planned], list[Planned]]:
     return first, second, third
 
 
-def _ready(observed: Observed, p: Planned) -> bool:
-    if p.crn not in observed:
-        return False
-    return p.body.get("kind") in READY_WHEN_OBSERVED_KINDS or observed.ready(p.crn)
-
-
 def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required) -> Composition:
     assert isinstance(spec, AccountSpec)
     account_id = observed.get(ACCOUNT, "status", "atProvider", "id") or ""
@@ -65,16 +60,14 @@ def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required
         account_id = ""  # an id without Ready: the account is still being created
     ctx = Context.of(claim, spec, account_id)
     first, second, third = plan(ctx)
-    out = Composition(claim)
+    out = Composition(claim, observed)
 
     def stage(items: list[Planned], gate: str | None) -> None:
         for p in items:
             if gate is not None:
                 out.wait(p.crn, gate)
-            elif p.after is not None and not observed.ready(p.after):
-                out.wait(p.crn, p.after_reason)
             else:
-                out.add(p.crn, p.body)
+                out.add(p.crn, p.body, after=p.after, reason=p.after_reason)
 
     stage(first, None)
     stage(second, None if account_id else WAIT_ACCOUNT)
@@ -89,7 +82,7 @@ def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required
         out.phase = "ConnectingAccount"
         out.status["message"] = WAIT_PROVIDER_CONFIG
     else:
-        unready = [p.crn for p in (*first, *second, *third) if not _ready(observed, p)]
+        unready = [p.crn for p in (*first, *second, *third) if not observed.ready(p.crn)]
         if unready:
             out.phase = "Baselining"
             shown = ", ".join(unready[:5]) + (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from plinth.builders import crossplane
 from plinth.compose.account.context import ACCOUNT, Context, Planned
-from plinth.composition import Body
+from plinth.core.composition import Body
 
 
 def build(

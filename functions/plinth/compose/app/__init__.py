@@ -33,7 +33,7 @@ from plinth.compose.app import (
     repository,
 )
 from plinth.compose.app.context import Context, placements_for
-from plinth.composition import (
+from plinth.core.composition import (
     Claim,
     Composition,
     Observed,
@@ -42,7 +42,7 @@ from plinth.composition import (
     condition_of,
     user_spec,
 )
-from plinth.tenancy import Refused, check_host, check_name
+from plinth.core.tenancy import Refused, check_host, check_name
 
 TENANT_REQUIREMENT = "tenant"
 
@@ -142,7 +142,7 @@ def _check_ownership(claim: Claim, spec: AppSpec) -> None:
 
 def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required) -> Composition:
     assert isinstance(spec, AppSpec)
-    out = Composition(claim)
+    out = Composition(claim, observed)
     _check_ownership(claim, spec)
     ctx = Context(claim=claim, spec=spec, observed=observed, out=out)
     _resolve_tenant(ctx, required)

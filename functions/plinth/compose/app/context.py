@@ -21,9 +21,9 @@ from plinth.api.tenant import TenantSpec, namespace_names
 from plinth.builders import aws
 from plinth.builders import kubernetes as k8s
 from plinth.compose.accounts import Account, Network
-from plinth.composition import Claim, Composition, Observed
-from plinth.labels import aws_tags, claim_labels
-from plinth.naming import aws_name
+from plinth.core.composition import Claim, Composition, Observed
+from plinth.core.labels import aws_tags, claim_labels
+from plinth.core.naming import aws_name
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Context:
 
     @property
     def team(self) -> str:
-        """The team of the claim's namespace (plinth.tenancy), which is also its tenant's."""
+        """The team of the claim's namespace (plinth.core.tenancy), which is also its tenant's."""
         return self.claim.team.name
 
     @property

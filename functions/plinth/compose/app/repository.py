@@ -6,7 +6,7 @@ from __future__ import annotations
 from plinth.builders import github
 from plinth.builders.common import ProviderConfigRef
 from plinth.compose.app.context import Context
-from plinth.composition import PlatformIncomplete
+from plinth.core.composition import PlatformIncomplete
 
 REPOSITORY = "repository"
 BRANCH_PROTECTION = "branch-protection-main"

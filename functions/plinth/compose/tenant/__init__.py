@@ -21,8 +21,8 @@ from plinth.compose.tenant import (
 )
 from plinth.compose.tenant import namespaces as namespaces_
 from plinth.compose.tenant.context import Context, Placement
-from plinth.composition import Claim, Composition, Observed, Required, Requirement
-from plinth.tenancy import check_host
+from plinth.core.composition import Claim, Composition, Observed, Required, Requirement
+from plinth.core.tenancy import check_host
 
 
 def requirements(claim: Claim, spec: ApiModel, required: Required) -> dict[str, Requirement]:
@@ -77,7 +77,7 @@ def _levels(spec: TenantSpec) -> tuple[MemberRole, ...]:
 
 def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required) -> Composition:
     assert isinstance(spec, TenantSpec)
-    out = Composition(claim)
+    out = Composition(claim, observed)
     if spec.certificate is not None:
         check_host(claim.platform, claim.team, spec.certificate.domain, "certificate.domain")
     account = accounts.resolve(claim, spec.account, required)

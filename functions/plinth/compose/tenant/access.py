@@ -15,8 +15,8 @@ from plinth.builders import aws
 from plinth.builders.common import ProviderConfigRef
 from plinth.compose.tenant.context import Context, Placement
 from plinth.compose.tenant.rbac import group_of
-from plinth.labels import aws_tags
-from plinth.naming import aws_name
+from plinth.core.labels import aws_tags
+from plinth.core.naming import aws_name
 
 POLICIES = {
     MemberRole.ADMIN: "AmazonEKSAdminPolicy",

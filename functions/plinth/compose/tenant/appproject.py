@@ -11,7 +11,7 @@ from plinth.builders import argocd
 from plinth.builders import kubernetes as k8s
 from plinth.compose.tenant.context import Context
 from plinth.compose.tenant.rbac import DEPLOYER
-from plinth.tenancy import Refused, check_name
+from plinth.core.tenancy import Refused, check_name
 
 CRN = "appproject"
 

@@ -9,8 +9,8 @@ from plinth.api.platform import Cluster
 from plinth.api.tenant import MemberRole, TenantSpec
 from plinth.builders import aws
 from plinth.compose.accounts import Account
-from plinth.composition import Claim, Composition, Observed
-from plinth.labels import claim_labels
+from plinth.core.composition import Claim, Composition, Observed
+from plinth.core.labels import claim_labels
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Context:
 
     @property
     def team(self) -> str:
-        """The team of the claim's namespace (never spec.team: see plinth.tenancy)."""
+        """The team of the claim's namespace (never spec.team: see plinth.core.tenancy)."""
         return self.claim.team.name
 
     def labels(self, environment: Environment | None = None) -> dict[str, str]:
@@ -59,11 +59,3 @@ def crn(kind: str, placement: Placement, namespace: str, *rest: str) -> str:
     """A composition resource name keyed by cluster and namespace, never by position, so that
     removing one environment or namespace never re-targets another's resources."""
     return "-".join((kind, placement.cluster.name, namespace, *rest))
-
-
-def add_after(ctx: Context, name: str, body: dict[str, object], *, gate: str, reason: str) -> None:
-    """Add `body` once the resource `gate` is observed ready; until then it is pending."""
-    if ctx.observed.ready(gate):
-        ctx.out.add(name, body)
-    else:
-        ctx.out.wait(name, reason)

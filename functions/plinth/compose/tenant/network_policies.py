@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from plinth.builders import kubernetes as k8s
-from plinth.compose.tenant.context import Context, Placement, add_after, crn
+from plinth.compose.tenant.context import Context, Placement, crn
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 DENY = "default-deny"
@@ -90,8 +90,7 @@ def build(ctx: Context, placement: Placement, namespace: str) -> None:
     )
     for policy, spec in policies(ctx, placement).items():
         name = crn("netpol", placement, namespace, policy)
-        add_after(
-            ctx,
+        ctx.out.add(
             name,
             k8s.object_(
                 ctx.claim,
@@ -100,6 +99,6 @@ def build(ctx: Context, placement: Placement, namespace: str) -> None:
                 manifest=k8s.network_policy(policy, namespace, labels, spec),
                 provider_config=pc,
             ),
-            gate=deny,
+            after=(deny,),
             reason=reason,
         )

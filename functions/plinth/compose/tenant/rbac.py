@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from plinth.api.tenant import MemberRole
 from plinth.builders import kubernetes as k8s
-from plinth.compose.tenant.context import Context, Placement, add_after, crn
+from plinth.compose.tenant.context import Context, Placement, crn
 from plinth.compose.tenant.network_policies import deny_crn
 
 DEPLOYER = "deployer"
@@ -30,8 +30,7 @@ def build(ctx: Context, placement: Placement, namespace: str) -> None:
     )
     for level in ctx.levels:
         name = crn("rolebinding", placement, namespace, level.value)
-        add_after(
-            ctx,
+        ctx.out.add(
             name,
             k8s.object_(
                 ctx.claim,
@@ -46,12 +45,11 @@ def build(ctx: Context, placement: Placement, namespace: str) -> None:
                 ),
                 provider_config=pc,
             ),
-            gate=gate,
+            after=(gate,),
             reason=reason,
         )
     sa = crn("serviceaccount", placement, namespace, DEPLOYER)
-    add_after(
-        ctx,
+    ctx.out.add(
         sa,
         k8s.object_(
             ctx.claim,
@@ -60,12 +58,11 @@ def build(ctx: Context, placement: Placement, namespace: str) -> None:
             manifest=k8s.service_account(DEPLOYER, namespace, labels),
             provider_config=pc,
         ),
-        gate=gate,
+        after=(gate,),
         reason=reason,
     )
     binding = crn("rolebinding", placement, namespace, DEPLOYER)
-    add_after(
-        ctx,
+    ctx.out.add(
         binding,
         k8s.object_(
             ctx.claim,
@@ -80,6 +77,6 @@ def build(ctx: Context, placement: Placement, namespace: str) -> None:
             ),
             provider_config=pc,
         ),
-        gate=gate,
+        after=(gate,),
         reason=reason,
     )

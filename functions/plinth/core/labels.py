@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from plinth.composition import Claim
+    from plinth.core.composition import Claim
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 CLAIM_KIND = "plinth.dev/claim-kind"

@@ -14,7 +14,8 @@ from typing import Any
 import click
 
 from plinth.api.catalog import CLAIMS, ClaimApi
-from plinth.flavor import FLAVORS, Flavor
+from plinth.api.flavor import FLAVORS, Flavor
+from plinth.cli.common import needs_tools
 
 NOUNS = {api.noun: api for api in CLAIMS}
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -119,6 +120,7 @@ def _prompt_missing(api: ClaimApi, values: dict[str, Any]) -> None:
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @click.option("--dry-run", is_flag=True, help="Print the claim instead of writing it.")
+@needs_tools
 def new_cmd(
     noun: str,
     name: str,
@@ -140,9 +142,9 @@ def new_cmd(
       plinth new tenant payments --team payments --account payments-dev --environment dev --environment prod
       plinth new app checkout --team payments
     """
-    from plinth.crds import CrdStore
-    from plinth.validate import Validator
-    from plinth.yamlio import dump_yaml
+    from plinth.tools.schemas import SchemaBundle
+    from plinth.tools.validate import Validator
+    from plinth.tools.yamlio import dump_yaml
 
     api = NOUNS[noun]
     values: dict[str, Any] = {
@@ -170,7 +172,7 @@ def new_cmd(
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
     path = claim_path(Path(repo), values["team"], api, name)
-    issues = Validator(CrdStore(Path("."))).validate_body(body, str(path))
+    issues = Validator(SchemaBundle()).validate_body(body, str(path))
     if issues:
         click.echo("error: the claim would be invalid:\n" + "\n".join(map(str, issues)), err=True)
         sys.exit(2)

@@ -18,9 +18,9 @@ from typing import Any
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from plinth.api.catalog import find_claim_api
-from plinth.flavor import Flavor
-from plinth.function import FunctionRunner
-from plinth.structs import py_to_struct, struct_to_py
+from plinth.api.flavor import Flavor
+from plinth.runtime.function import FunctionRunner
+from plinth.runtime.structs import py_to_struct, struct_to_py
 
 Body = dict[str, Any]
 CRN_ANNOTATION = "crossplane.io/composition-resource-name"

@@ -10,6 +10,7 @@ Nothing is built implicitly: a missing binary is an error naming the command tha
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 import os
 import subprocess
 import tempfile
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plinth.yamlio import dump_yaml
+from plinth.tools.yamlio import dump_yaml
 
 Body = dict[str, Any]
 
@@ -48,16 +49,14 @@ class Tools:
     core: Path
 
 
-def build_script() -> Path | None:
-    """hack/build-tools.sh of the checkout this package runs from (an editable install)."""
-    script = Path(__file__).resolve().parents[2] / "hack" / "build-tools.sh"
-    return script if script.is_file() else None
+def build_script() -> Path:
+    """The script that builds the pinned Go tools from the Go module proxy. It ships in the
+    package (hack/build-tools.sh of a checkout runs this same file)."""
+    return Path(str(importlib.resources.files("plinth.tools") / "build-tools.sh"))
 
 
 def build_command() -> str:
-    script = build_script()
-    where = str(script) if script else "hack/build-tools.sh"
-    return f"{where} {' '.join(TARGETS)}"
+    return f"bash {build_script()} {' '.join(TARGETS)}"
 
 
 def _listed_paths(script: Path) -> dict[str, Path]:
@@ -79,14 +78,8 @@ def find_tools(*, build: bool = False, progress: bool = False) -> Tools:
     the build's progress on stderr with `progress`, else keeping its output for the error)."""
     env = {t: os.environ.get(v) for t, v in zip(TARGETS, (CLI_ENV, CORE_ENV), strict=True)}
     script = build_script()
-    if script is None and not all(env.values()):
-        raise EngineError(
-            f"the Crossplane binaries are not known: set {CLI_ENV} and {CORE_ENV} "
-            "(a Crossplane CLI v2 and a Crossplane core binary), or run from a Plinth checkout "
-            "that has hack/build-tools.sh"
-        )
     paths = {t: Path(p) for t, p in env.items() if p}
-    if script is not None and len(paths) < len(TARGETS):
+    if len(paths) < len(TARGETS):
         listed = _listed_paths(script)
         paths = {t: paths.get(t) or listed[t] for t in TARGETS}
     missing = [t for t in TARGETS if not os.access(paths[t], os.X_OK)]
@@ -96,7 +89,7 @@ def find_tools(*, build: bool = False, progress: bool = False) -> Tools:
             f"{v}={env[t]}" for t, v in zip(TARGETS, (CLI_ENV, CORE_ENV), strict=True) if t in given
         )
         raise EngineError(f"not an executable file: {names}")
-    if missing and build and script is not None:
+    if missing and build:
         built = subprocess.run(
             ["bash", str(script), *missing],
             stdout=subprocess.DEVNULL,
@@ -126,7 +119,7 @@ def serve_function() -> Iterator[str]:
     import grpc
     from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
-    from plinth.function import FunctionRunner
+    from plinth.runtime.function import FunctionRunner
 
     class Servicer(grpcv1.FunctionRunnerServiceServicer):
         # A synchronous servicer: the CLI calls once per pipeline iteration, so a thread
@@ -307,10 +300,10 @@ def render_claims(
     """`plinth render --engine crossplane`: each (claim, required resources) through the real
     CLI, with Plinth's own Composition, XRD and Function unless files are given."""
     from plinth.api.catalog import find_claim_api
-    from plinth.manifests import composition as generated_composition
-    from plinth.manifests import render_functions
-    from plinth.manifests import xrd as generated_xrd
-    from plinth.render import RenderError, to_composite
+    from plinth.generators.crossplane import composition as generated_composition
+    from plinth.generators.crossplane import render_functions
+    from plinth.generators.crossplane import xrd as generated_xrd
+    from plinth.tools.render import RenderError, to_composite
 
     tools = find_tools(build=build, progress=True)
     if endpoint:

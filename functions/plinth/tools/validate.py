@@ -21,15 +21,15 @@ import kubernetes_validate
 import pydantic
 
 from plinth.api.catalog import CLAIMS, find_claim_api
+from plinth.api.flavor import Flavor
 from plinth.api.platform import PlatformConfig
-from plinth.cel import CelUnsupported, apply_defaults, evaluate, walk_rules
-from plinth.composition import CROSSPLANE_SPEC_FIELDS
-from plinth.crds import CrdVersion, SchemaStore
-from plinth.flavor import Flavor
-from plinth.function import format_errors
-from plinth.manifests import xrd
-from plinth.schema import VALUE_CONSTRAINTS
-from plinth.yamlio import Document
+from plinth.core.composition import CROSSPLANE_SPEC_FIELDS
+from plinth.generators.crossplane import xrd
+from plinth.generators.openapi import VALUE_CONSTRAINTS
+from plinth.runtime.function import format_errors
+from plinth.tools.cel import CelUnsupported, apply_defaults, evaluate, walk_rules
+from plinth.tools.crds import CrdVersion, SchemaStore
+from plinth.tools.yamlio import Document
 
 KUBERNETES_VERSION = "1.34"
 OBJECT_GROUPS = ("kubernetes.crossplane.io", "kubernetes.m.crossplane.io")

@@ -31,17 +31,13 @@ class CrdsNotFound(Exception):
 
 def default_crds_dir(explicit: str | None = None) -> Path:
     """A directory of full upstream CRDs, for `plinth dev up` (validation needs none: it uses
-    the bundled schemas): `explicit`, else `$PLINTH_CRDS_DIR`, else, only when running from a
-    source checkout of Plinth, the workshop's `shared/crds` beside it. An installed package
-    never looks outside itself, and nothing looks at the working directory's parent."""
+    the bundled schemas): `explicit`, else `$PLINTH_CRDS_DIR`. Nothing is looked up beside the
+    package or the working directory."""
     candidates: list[Path] = []
     if explicit:
         candidates.append(Path(explicit))
     if os.environ.get(ENV_VAR):
         candidates.append(Path(os.environ[ENV_VAR]))
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").is_file() and (checkout / "functions" / "plinth").is_dir():
-        candidates.append(checkout.parent / "shared" / "crds")
     for c in candidates:
         if c.is_dir():
             return c

@@ -5,7 +5,7 @@ from __future__ import annotations
 from crossplane.function import logging as sdklogging
 from crossplane.function import runtime
 
-from plinth.function import FunctionRunner
+from plinth.runtime.function import FunctionRunner
 
 
 def serve(

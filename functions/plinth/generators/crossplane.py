@@ -11,9 +11,9 @@ from typing import Any
 
 from plinth import __version__
 from plinth.api.catalog import CLAIMS, ClaimApi
+from plinth.api.flavor import API_VERSION, FLAVORS, Flavor
 from plinth.api.function_input import FunctionInput
-from plinth.flavor import API_VERSION, FLAVORS, Flavor
-from plinth.schema import openapi_schema
+from plinth.generators.openapi import openapi_schema
 
 FUNCTION_NAME = "function-plinth"
 FUNCTION_PACKAGE = "ghcr.io/plinth-dev/function-plinth"
@@ -36,6 +36,7 @@ AWS_SERVICES = (
     "ram",
     "rds",
     "s3",
+    "s3control",
     "secretsmanager",
     "sqs",
     "ssoadmin",
@@ -220,36 +221,19 @@ def render_functions(target: str = "127.0.0.1:9443") -> list[dict[str, Any]]:
     ]
 
 
-def sync_files(root: Path, texts: dict[Path, str], *, check: bool) -> list[str]:
-    """Write each generated file whose text differs; with `check`, only report them."""
-    stale = []
-    for rel, text in texts.items():
-        path = root / rel
-        if path.exists() and path.read_text() == text:
-            continue
-        stale.append(str(rel))
-        if not check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    return stale
-
-
-def generated_files() -> dict[Path, list[dict[str, Any]]]:
-    """Every generated file, relative to the repository root, as YAML documents."""
-    files: dict[Path, list[dict[str, Any]]] = {}
+def files() -> dict[Path, list[dict[str, Any]]]:
+    """The XRDs, Compositions, package metadata and render Functions, by repository path."""
+    out: dict[Path, list[dict[str, Any]]] = {}
     for flavor in Flavor:
         for api in CLAIMS:
-            files[Path("xrds") / flavor.value / f"{api.noun}.yaml"] = [xrd(api, flavor)]
-            files[Path("compositions") / flavor.value / f"{api.noun}.yaml"] = [
+            out[Path("xrds") / flavor.value / f"{api.noun}.yaml"] = [xrd(api, flavor)]
+            out[Path("compositions") / flavor.value / f"{api.noun}.yaml"] = [
                 composition(api, flavor)
             ]
-    files[Path("packages/configuration/crossplane.yaml")] = [configuration_meta(Flavor.V2)]
-    files[Path("packages/configuration-legacy/crossplane.yaml")] = [
+    out[Path("packages/configuration/crossplane.yaml")] = [configuration_meta(Flavor.V2)]
+    out[Path("packages/configuration-legacy/crossplane.yaml")] = [
         configuration_meta(Flavor.LEGACY)
     ]
-    files[Path("packages/function/crossplane.yaml")] = [function_meta()]
-    files[Path("examples/functions.yaml")] = render_functions()
-    from plinth.gitops import generated_files as gitops_files
-
-    files.update(gitops_files())
-    return files
+    out[Path("packages/function/crossplane.yaml")] = [function_meta()]
+    out[Path("examples/functions.yaml")] = render_functions()
+    return out

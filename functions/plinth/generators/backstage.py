@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from plinth.api.catalog import CLAIMS, ClaimApi
-from plinth.flavor import Flavor
+from plinth.api.flavor import Flavor
+from plinth.generators.crossplane import xrd
 
 TEMPLATE_API_VERSION = "scaffolder.backstage.io/v1beta3"
 BACKSTAGE_DIR = Path("gitops/backstage")
@@ -68,7 +69,6 @@ def form_schema(node: dict[str, Any], field: str | None = None) -> dict[str, Any
 
 
 def spec_schema(api: ClaimApi, flavor: Flavor = Flavor.V2) -> dict[str, Any]:
-    from plinth.manifests import xrd
 
     version = xrd(api, flavor)["spec"]["versions"][0]
     schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
@@ -168,5 +168,5 @@ def template(api: ClaimApi, flavor: Flavor = Flavor.V2) -> dict[str, Any]:
     }
 
 
-def generated_files() -> dict[Path, list[dict[str, Any]]]:
+def files() -> dict[Path, list[dict[str, Any]]]:
     return {BACKSTAGE_DIR / api.noun / "template.yaml": [template(api)] for api in CLAIMS}

@@ -38,6 +38,12 @@ def struct_to_py(s: struct_pb2.Struct) -> Body:
     return {k: value_to_py(v) for k, v in s.fields.items()}
 
 
+def struct_kind(s: struct_pb2.Struct) -> str:
+    """A resource Struct's kind, read without converting it."""
+    kind = s.fields.get("kind")
+    return kind.string_value if kind is not None else ""
+
+
 def struct_ready(s: struct_pb2.Struct) -> bool:
     """Whether a resource Struct has a Ready=True condition, read without converting it."""
     status = s.fields.get("status")

@@ -12,8 +12,8 @@ from typing import Any
 import click
 
 from plinth.api.catalog import TENANT
-from plinth.flavor import FLAVORS, Flavor
-from plinth.yamlio import InputError, read_paths
+from plinth.api.flavor import FLAVORS, Flavor
+from plinth.cli.common import needs_tools
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -85,6 +85,7 @@ def lines(
 @click.option("-n", "--namespace", default="default", show_default=True, help="Claim namespace.")
 @click.option("--environment", type=click.Choice(["dev", "staging", "prod"]), help="Only this one.")
 @click.option("--role", type=click.Choice(["admin", "edit", "view"]), help="Only this level.")
+@needs_tools
 def access_cmd(
     name: str | None,
     filename: str | None,
@@ -100,6 +101,8 @@ def access_cmd(
       plinth access search -n search --environment prod --role edit   # live cluster
     """
     if filename:
+        from plinth.tools.yamlio import InputError, read_paths
+
         try:
             docs = [d.body for d in read_paths([filename])]
         except InputError as e:

@@ -1,7 +1,7 @@
 """The pure core of composition: what a composer receives and what it returns.
 
 A composer is a pure function `(Claim, spec, Observed, Required) -> Composition`. It never
-touches protobuf, gRPC or YAML; the function edge (`plinth.function`) turns its result into a
+touches protobuf, gRPC or YAML; the function edge (`plinth.runtime.function`) turns its result into a
 RunFunctionResponse. Two ideas carry the "nothing lost" guarantee:
 
 * A composer lists every resource the spec implies. Those whose inputs are not observed yet
@@ -12,16 +12,17 @@ RunFunctionResponse. Two ideas carry the "nothing lost" guarantee:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from plinth.api.base import ApiModel
 from plinth.api.catalog import ClaimApi
+from plinth.api.flavor import FlavorInfo
 from plinth.api.platform import PlatformConfig
-from plinth.flavor import FlavorInfo
-from plinth.naming import DNS_LABEL_MAX, dns_label
-from plinth.tenancy import Team
+from plinth.core.naming import DNS_LABEL_MAX, dns_label
+from plinth.core.readiness import READY_WHEN_OBSERVED_KINDS
+from plinth.core.tenancy import Team
 
 Body = dict[str, Any]
 
@@ -71,7 +72,7 @@ class Claim:
 
     For v2 the composite *is* the claim. For legacy, `name` and `namespace` are the claim's
     (from the labels Crossplane puts on the composite), so names and labels are the same in
-    both flavors. `team` is derived from the namespace (plinth.tenancy), never from the spec.
+    both flavors. `team` is derived from the namespace (plinth.core.tenancy), never from the spec.
     """
 
     api: ClaimApi
@@ -87,7 +88,7 @@ class Claim:
         """The metadata.name of a composed resource: unique per claim, stable, a DNS label.
 
         Legacy managed resources are cluster-scoped, so their names begin with the claim's
-        team (unique across teams, see plinth.tenancy); v2 ones live in the claim's namespace.
+        team (unique across teams, see plinth.core.tenancy); v2 ones live in the claim's namespace.
         """
         prefix = (self.name,) if self.flavor.namespaced else (self.team.name, self.name)
         return dns_label(*prefix, *parts, max_len=max_len)
@@ -113,10 +114,12 @@ class Observed:
         resources: Mapping[str, Any],
         to_body: Callable[[Any], Body] | None = None,
         ready_of: Callable[[Any], bool] | None = None,
+        kind_of: Callable[[Any], str] | None = None,
     ):
         self._raw = resources
         self._to_body = to_body
         self._ready_of = ready_of
+        self._kind_of = kind_of
         self._bodies: dict[str, Body] = {}
 
     @classmethod
@@ -154,43 +157,83 @@ class Observed:
         return condition_of(body, kind) if body is not None else None
 
     def ready(self, name: str) -> bool:
-        """True when the observed resource reports Ready=True."""
-        if self._ready_of is not None and name not in self._bodies:
+        """The one readiness rule: observed, and either Ready=True or of a kind that never
+        reports readiness (plinth.core.readiness) and so counts as ready once it exists."""
+        if name not in self._raw:
+            return False
+        raw = self._raw[name]
+        if name not in self._bodies and self._ready_of is not None and self._kind_of is not None:
             # Readiness of every resource is read on every call; skip converting whole bodies.
-            return name in self._raw and self._ready_of(self._raw[name])
-        c = self.condition(name, "Ready")
+            return self._kind_of(raw) in READY_WHEN_OBSERVED_KINDS or self._ready_of(raw)
+        body = self.body(name) or {}
+        if body.get("kind") in READY_WHEN_OBSERVED_KINDS:
+            return True
+        c = condition_of(body, "Ready")
         return c is not None and c.get("status") == "True"
+
+
+def retained_body(body: Body) -> Body:
+    """An observed resource, reduced to what a function may state as desired."""
+    meta = body.get("metadata") or {}
+    kept_meta = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
+    out: Body = {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"), "metadata": kept_meta}
+    if "spec" in body:
+        out["spec"] = body["spec"]
+    return out
 
 
 @dataclass
 class Composition:
-    """What a composer returns: desired resources, what is pending and why, and the status."""
+    """What a composer returns: desired resources, what is pending and why, and the status.
+
+    The one gate API: `add(name, body, after=...)` composes `body` once the resources it waits
+    for are ready (Observed.ready), `wait(name, reason)` declares a resource whose inputs are
+    not known yet. Either way a pending resource that already exists stays as it was
+    (`desired()`): Crossplane deletes what a function stops returning.
+    """
 
     claim: Claim
+    observed: Observed
     resources: dict[str, Body] = field(default_factory=dict)
     pending: dict[str, str] = field(default_factory=dict)
     status: dict[str, Any] = field(default_factory=dict)
     phase: str = "Ready"
-    # Resources that never report a Ready condition and count as ready once observed.
-    ready_when_observed: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
 
-    def add(self, name: str, body: Body, *, ready_when_observed: bool = False) -> Body:
+    def add(
+        self, name: str, body: Body, *, after: Iterable[str] = (), reason: str = ""
+    ) -> None:
+        """Compose `body` as `name`, once every resource in `after` is ready; until then it
+        is pending with `reason` (default: which of them it waits for)."""
         if name in self.resources:
             raise ValueError(f"composition resource name {name!r} used twice")
+        waiting = [a for a in after if not self.observed.ready(a)]
+        if waiting:
+            self.pending[name] = reason or f"waiting for {', '.join(waiting)} to become ready"
+            return
         self.resources[name] = body
         self.pending.pop(name, None)
-        if ready_when_observed:
-            self.ready_when_observed.add(name)
-        return body
 
     def wait(self, name: str, reason: str) -> None:
-        """Declare a resource the spec implies but whose inputs are not observed yet."""
+        """Declare a resource the spec implies but whose inputs are not known yet."""
         if name not in self.resources:
             self.pending[name] = reason
 
+    def ready(self, name: str) -> bool:
+        return self.observed.ready(name)
+
     def planned(self) -> set[str]:
         return set(self.resources) | set(self.pending)
+
+    def desired(self) -> dict[str, Body]:
+        """What to return to Crossplane: the composed resources, and every pending one that
+        already exists, kept as it is."""
+        out = dict(self.resources)
+        for name in self.pending:
+            body = self.observed.body(name)
+            if body is not None:
+                out[name] = retained_body(body)
+        return out
 
 
 @dataclass(frozen=True)

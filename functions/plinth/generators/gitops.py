@@ -12,7 +12,13 @@ from typing import Any
 
 from plinth import __version__
 from plinth.api.catalog import CLAIMS
-from plinth.flavor import FLAVORS, Flavor
+from plinth.api.flavor import FLAVORS, Flavor
+from plinth.generators.crossplane import (
+    AWS_SERVICES,
+    CONFIGURATION_PACKAGE,
+    FUNCTION_NAME,
+    FUNCTION_PACKAGE,
+)
 
 ARGOCD_API_VERSION = "argoproj.io/v1alpha1"
 ARGOCD_NAMESPACE = "argocd"
@@ -208,7 +214,6 @@ def _package(kind: str, name: str, package: str) -> dict[str, Any]:
 
 
 def platform_packages() -> list[dict[str, Any]]:
-    from plinth.manifests import AWS_SERVICES, FUNCTION_NAME, FUNCTION_PACKAGE
 
     repo = "xpkg.crossplane.io/crossplane-contrib"
     docs = [
@@ -272,7 +277,6 @@ def platform_provider_configs() -> list[dict[str, Any]]:
 
 
 def platform_configurations() -> list[dict[str, Any]]:
-    from plinth.manifests import CONFIGURATION_PACKAGE
 
     return [
         {
@@ -652,12 +656,10 @@ def render_application_set(appset: dict[str, Any], directories: list[str]) -> li
 # --- files -----------------------------------------------------------------------------------
 
 
-def generated_files() -> dict[Path, list[dict[str, Any]]]:
-    """YAML files under gitops/ (hooked into plinth.manifests.generated_files)."""
-    from plinth.backstage import generated_files as backstage_files
-
+def files() -> dict[Path, list[dict[str, Any]]]:
+    """The YAML files under gitops/, by repository path."""
     g = Path("gitops")
-    files = {
+    return {
         g / "health/argocd-cm-patch.yaml": [argocd_cm_patch()],
         g / "health/values.yaml": [helm_values()],
         g / "platform/application.yaml": [
@@ -677,44 +679,8 @@ def generated_files() -> dict[Path, list[dict[str, Any]]]:
         ],
         Path(TEAM_ACCESS_PATH) / "plinth-claims.yaml": team_access_manifests(),
     }
-    files.update(backstage_files())
-    return files
 
 
 def text_files() -> dict[Path, str]:
     """Non-YAML generated files: the Lua health checks."""
     return health_lua_files()
-
-
-def write_text_files(root: Path, *, check: bool) -> list[str]:
-    from plinth.manifests import sync_files
-
-    return sync_files(root, text_files(), check=check)
-
-
-def _gitops_command() -> Any:
-    import sys
-
-    import click
-
-    @click.group(name="gitops")
-    def gitops() -> None:
-        """Argo CD artifacts (the YAML ones are also written by `plinth generate`)."""
-
-    @gitops.command(name="generate")
-    @click.option("--root", type=click.Path(file_okay=False), default=".", show_default=True)
-    @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file is out of date.")
-    def generate(root: str, check: bool) -> None:
-        """Write the Lua health checks gitops/health/<group>_<Kind>.lua."""
-        stale = write_text_files(Path(root), check=check)
-        if check and stale:
-            click.echo(
-                "error: out of date (run `plinth gitops generate`): " + ", ".join(stale), err=True
-            )
-            sys.exit(1)
-        click.echo(f"{'stale' if check else 'wrote'}: {len(stale)} file(s)", err=True)
-
-    return gitops
-
-
-gitops_cmd = _gitops_command()

@@ -23,10 +23,11 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from plinth.api.base import ApiModel
 from plinth.api.catalog import ClaimApi, find_claim_api
+from plinth.api.flavor import FLAVORS, Flavor
 from plinth.api.function_input import FunctionInput
 from plinth.api.platform import PlatformConfig
 from plinth.compose import COMPOSERS, REQUIREMENTS
-from plinth.composition import (
+from plinth.core.composition import (
     Body,
     Claim,
     Composition,
@@ -36,10 +37,8 @@ from plinth.composition import (
     Requirement,
     user_spec,
 )
-from plinth.flavor import FLAVORS, Flavor
-from plinth.readiness import READY_WHEN_OBSERVED_KINDS
-from plinth.structs import StructEncoder, struct_ready, struct_to_py
-from plinth.tenancy import Refused, check_declared_team, team_of
+from plinth.core.tenancy import Refused, check_declared_team, team_of
+from plinth.runtime.structs import StructEncoder, struct_kind, struct_ready, struct_to_py
 
 log = logging.getLogger("plinth")
 
@@ -57,8 +56,6 @@ class Outcome:
 
     composition: Composition | None = None
     requirements: dict[str, Requirement] = field(default_factory=dict)
-    retained: dict[str, Body] = field(default_factory=dict)
-    observed: Observed | None = None
     fatal: str | None = None
 
 
@@ -110,20 +107,6 @@ def platform_requirement(name: str) -> Requirement:
     return Requirement("apiextensions.crossplane.io/v1beta1", "EnvironmentConfig", name)
 
 
-def retained_body(body: Body) -> Body:
-    """An observed resource, reduced to what a function may state as desired."""
-    meta = body.get("metadata") or {}
-    kept_meta = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
-    out: Body = {
-        "apiVersion": body.get("apiVersion"),
-        "kind": body.get("kind"),
-        "metadata": kept_meta,
-    }
-    if "spec" in body:
-        out["spec"] = body["spec"]
-    return out
-
-
 def evaluate(
     xr: Body,
     fn_input: Body | None,
@@ -154,7 +137,7 @@ def evaluate(
     platform = parse_platform(settings.platform_config, required[PLATFORM_REQUIREMENT])
     try:
         # The namespace is the tenancy boundary: the team, and with it every name in a shared
-        # place, is derived from it (plinth.tenancy), never taken from the spec.
+        # place, is derived from it (plinth.core.tenancy), never taken from the spec.
         team = team_of(platform, namespace)
         check_declared_team(platform, team, getattr(spec, "team", None))
         claim = Claim(
@@ -182,14 +165,7 @@ def evaluate(
             f"the platform EnvironmentConfig {settings.platform_config!r} lacks {e} "
             f"needed to compose a {api.kind}"
         ) from None
-    retained = {}
-    for crn in composition.pending:
-        body = observed.body(crn)
-        if body is not None:
-            retained[crn] = retained_body(body)
-    return Outcome(
-        composition=composition, requirements=requirements, retained=retained, observed=observed
-    )
+    return Outcome(composition=composition, requirements=requirements)
 
 
 Encode = Callable[[fnv1.Resource, Body], None]
@@ -207,14 +183,6 @@ def fast_encoder(encoder: StructEncoder) -> Encode:
     return encode
 
 
-def _is_ready(kind: str, crn: str, comp: Composition, observed: Observed) -> bool:
-    if crn not in observed:
-        return False
-    if kind in READY_WHEN_OBSERVED_KINDS or crn in comp.ready_when_observed:
-        return True
-    return observed.ready(crn)
-
-
 def write_response(
     req: fnv1.RunFunctionRequest, outcome: Outcome, encode: Encode
 ) -> fnv1.RunFunctionResponse:
@@ -227,14 +195,13 @@ def write_response(
         if r.namespace is not None:
             sel.namespace = r.namespace
     comp = outcome.composition
-    if comp is None or outcome.observed is None:
+    if comp is None:
         return rsp
-    observed = outcome.observed
     unready: list[str] = []
-    for crn, body in (*comp.resources.items(), *outcome.retained.items()):
+    for crn, body in comp.desired().items():
         target = rsp.desired.resources[crn]
         encode(target, body)
-        if _is_ready(body.get("kind", ""), crn, comp, observed):
+        if comp.ready(crn):
             target.ready = fnv1.READY_TRUE
         else:
             target.ready = fnv1.READY_FALSE
@@ -307,6 +274,7 @@ def run_function(
             {k: v.resource for k, v in req.observed.resources.items()},
             to_body=struct_to_py,
             ready_of=struct_ready,
+            kind_of=struct_kind,
         )
         required = {
             name: [struct_to_py(item.resource) for item in res.items]
