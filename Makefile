@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint generate bench crossplane-tools package e2e clean
+.PHONY: demo test lint generate bench crossplane-tools package e2e e2e-gitops clean
 
 # Plinth with its tools (`plinth[cli]`), what `make demo` needs.
 $(BIN)/.installed-cli: pyproject.toml
@@ -50,7 +50,14 @@ package: $(BIN)/.installed
 e2e: $(BIN)/.installed
 	hack/build-tools.sh etcd kube-apiserver kube-controller-manager crossplane-core provider-kubernetes \
 	  crossplane registry crane
-	PLINTH_CRDS_DIR=$${PLINTH_CRDS_DIR:-$(abspath ../shared/crds)} $(BIN)/pytest -m e2e tests/e2e -s -q -p no:xdist
+	PLINTH_CRDS_DIR=$${PLINTH_CRDS_DIR:-$(abspath ../shared/crds)} $(BIN)/pytest -m 'e2e and not gitops' tests/e2e -s -q -p no:xdist
+
+# The same cluster with real Argo CD (plinth dev up --with-argocd --legacy): a claim repository
+# on a local git server, synced by gitops/claims/; needs redis-server (Debian's package).
+e2e-gitops: $(BIN)/.installed
+	hack/build-tools.sh etcd kube-apiserver kube-controller-manager crossplane-core provider-kubernetes \
+	  crossplane registry crane argocd
+	PLINTH_CRDS_DIR=$${PLINTH_CRDS_DIR:-$(abspath ../shared/crds)} $(BIN)/pytest -m gitops tests/e2e -s -q -p no:xdist
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run_function.py

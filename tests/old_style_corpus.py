@@ -98,7 +98,11 @@ def required_of(claim: dict[str, Any], t: dict[str, Any]) -> list[dict[str, Any]
             }
         )
     out = with_status(docs)
-    if claim["kind"] == "TenantClaim" and claim["apiVersion"].startswith("claims.") and "providerConfig" in ref:
+    if (
+        claim["kind"] == "TenantClaim"
+        and claim["apiVersion"].startswith("claims.")
+        and "providerConfig" in ref
+    ):
         from claim_fixtures import legacy_provider_config
 
         out.append(legacy_provider_config(ref["providerConfig"], team))
@@ -109,7 +113,9 @@ def names(claim: dict[str, Any], required: list[dict[str, Any]]) -> dict[str, st
     seen: dict[str, str] = {}
     observed: list[dict[str, Any]] = []
     for _ in range(10):
-        r = render(to_composite(claim), observed=observed, extra_resources=platform_docs() + required)
+        r = render(
+            to_composite(claim), observed=observed, extra_resources=platform_docs() + required
+        )
         assert not r.fatal, r.fatal
         for res in r.resources:
             seen[res["metadata"]["annotations"][CRN]] = res["metadata"]["name"]

@@ -222,3 +222,29 @@ def test_cel_sees_escaped_property_names_as_kubernetes_does() -> None:
     assert evaluate("has(self.__namespace__)", {"namespace": "x"})
     assert not evaluate("has(self.__namespace__)", {"name": "x"})
     assert evaluate("self.a__dash__b == 1", {"a-b": 1})
+
+
+def test_a_claim_waiting_for_a_later_phase_is_not_ready() -> None:
+    # Everything the tenant composes before its account exists becomes Ready, yet the tenant is
+    # not: Crossplane would derive Ready from those resources alone (and Argo CD say Healthy).
+    observed: list[dict[str, Any]] = []
+    for _ in range(4):
+        step = render(to_composite(TENANT), extra_resources=[PLATFORM, ACCOUNT], observed=observed)
+        observed = [
+            {**r, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+            for r in step.resources
+        ]
+    rsp = run_function(
+        _req(
+            TENANT,
+            required={"platform": [PLATFORM], "account-payments-dev": [ACCOUNT]},
+            observed=observed,
+        )
+    )
+    assert not _fatal(rsp)
+    assert rsp.desired.resources
+    assert all(r.ready == fnv1.READY_TRUE for r in rsp.desired.resources.values())
+    assert "AccountClaim" in struct_to_py(rsp.desired.composite.resource)["status"]["message"]
+    assert rsp.desired.composite.ready == fnv1.READY_FALSE
+    ready = next(c for c in step.composite["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False"

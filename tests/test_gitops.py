@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,21 @@ from conftest import EXAMPLES, REPO, assert_valid, claim_docs, render_claim
 from plinth.api.catalog import find_claim_api
 from plinth.cli import main
 from plinth.generators.gitops import (
+    CLAIMS_ACCESS_PROJECT,
     CLAIMS_CLUSTER_ROLE,
     CLAIMS_PROJECT,
     CLAIMS_SERVICE_ACCOUNT,
+    PLATFORM_PROJECT,
+    TEAM_ACCESS_PATH,
+    claims_access_application_set,
+    claims_access_project,
+    claims_access_rbac,
     claims_application_set,
     claims_cluster_role,
     claims_project,
+    platform_application,
     render_application_set,
+    team_access_manifests,
 )
 from plinth.tools.validate import Validator
 from plinth.tools.yamlio import read_path
@@ -340,3 +349,134 @@ def test_argo_cd_tracking_metadata_never_reaches_composed_resources(
         assert INSTANCE not in text, f"{source}: instance label copied onto {body['kind']}"
         assert "argocd.argoproj.io/tracking-id" not in text
     assert_valid(validator, rendered.resources, f"{source} rendered")
+
+
+# --- impersonation and per-team access ---------------------------------------------------------
+
+
+def _projects() -> list[dict[str, Any]]:
+    return [d.body for p in GITOPS_FILES for d in read_path(str(p)) if d.kind == "AppProject"]
+
+
+def test_every_project_names_whom_argo_cd_syncs_as() -> None:
+    # argocd-cm enables impersonation and Argo CD v3.5 enforces it by default: a project
+    # without a service account matching its destination cannot sync at all.
+    assert {p["metadata"]["name"] for p in _projects()} == {
+        PLATFORM_PROJECT,
+        CLAIMS_PROJECT,
+        CLAIMS_ACCESS_PROJECT,
+    }
+    for project in _projects():
+        accounts = project["spec"]["destinationServiceAccounts"]
+        for dest in project["spec"]["destinations"]:
+            if dest["namespace"].startswith("!"):
+                continue
+            assert any(
+                a["server"] == dest["server"] and fnmatch.fnmatch(dest["namespace"], a["namespace"])
+                for a in accounts
+            ), (project["metadata"]["name"], dest)
+        for a in accounts:
+            assert not set(a["defaultServiceAccount"]) & set("!*[]{}\\/"), a
+
+
+def test_failed_syncs_are_retried_with_the_latest_commit() -> None:
+    appsets = [claims_application_set(), claims_access_application_set()]
+    for spec in [a["spec"]["template"]["spec"] for a in appsets] + [platform_application()["spec"]]:
+        assert spec["syncPolicy"]["retry"]["refresh"] is True
+
+
+def _rbac_docs(path: str) -> list[dict[str, Any]]:
+    return [d.body for d in read_path(str(GITOPS / path))]
+
+
+def test_the_platform_syncs_as_an_account_that_can_write_exactly_its_kinds() -> None:
+    docs = {d["kind"]: d for d in _rbac_docs("platform/application.yaml")}
+    project = docs["AppProject"]["spec"]
+    (dsa,) = project["destinationServiceAccounts"]
+    ns, name = dsa["defaultServiceAccount"].split(":")
+    assert (
+        docs["ServiceAccount"]["metadata"]["namespace"],
+        docs["ServiceAccount"]["metadata"]["name"],
+    ) == (ns, name)
+    binding = docs["ClusterRoleBinding"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": ns}]
+    assert binding["roleRef"]["name"] == docs["ClusterRole"]["metadata"]["name"]
+    granted = {
+        (g, r)
+        for rule in docs["ClusterRole"]["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+    }
+    assert granted == {
+        (w["group"], w["kind"].lower() + "s") for w in project["clusterResourceWhitelist"]
+    }
+
+
+def test_each_team_directory_gets_its_namespace_access_from_the_platform_repository() -> None:
+    appset = next(
+        d.body
+        for d in read_path(str(GITOPS / "claims" / "access.yaml"))
+        if d.kind == "ApplicationSet"
+    )
+    assert appset == claims_access_application_set()
+    assert appset["spec"]["generators"] == claims_application_set()["spec"]["generators"]
+    apps = render_application_set(appset, [str(t.relative_to(CLAIM_REPO)) for t in TEAMS])
+    assert [a["metadata"]["name"] for a in apps] == [f"claims-{t.name}-access" for t in TEAMS]
+    for app, team in zip(apps, TEAMS, strict=True):
+        assert app["spec"]["project"] == CLAIMS_ACCESS_PROJECT
+        assert app["spec"]["destination"]["namespace"] == team.name
+        assert app["spec"]["source"]["path"] == TEAM_ACCESS_PATH
+        assert "CreateNamespace=false" in app["spec"]["syncPolicy"]["syncOptions"]
+
+
+def test_team_access_is_the_service_account_and_its_binding_in_the_synced_namespace() -> None:
+    docs = [
+        d.body for p in sorted((REPO / TEAM_ACCESS_PATH).glob("*.yaml")) for d in read_path(str(p))
+    ]
+    assert docs == team_access_manifests()
+    sa, binding = docs
+    assert sa["kind"] == "ServiceAccount"
+    assert sa["metadata"] == {"name": CLAIMS_SERVICE_ACCOUNT}
+    # No namespace anywhere: Argo CD places both in the destination, and RBAC reads a service
+    # account subject without one as the RoleBinding's own namespace.
+    assert "namespace" not in binding["metadata"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": CLAIMS_CLUSTER_ROLE,
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": CLAIMS_SERVICE_ACCOUNT}]
+    project = claims_access_project()["spec"]
+    assert {(w["group"], w["kind"]) for w in project["namespaceResourceWhitelist"]} == {
+        ("", "ServiceAccount"),
+        ("rbac.authorization.k8s.io", "RoleBinding"),
+    }
+    assert project["clusterResourceWhitelist"] == []
+    assert project["destinations"] == claims_project()["spec"]["destinations"]
+
+
+def test_team_access_can_bind_the_claim_editor_role_and_nothing_else() -> None:
+    sa, role, binding = claims_access_rbac()
+    rules = role["rules"]
+    bind = [r for r in rules if "bind" in r["verbs"] or "escalate" in r["verbs"]]
+    assert bind == [
+        {
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["clusterroles"],
+            "resourceNames": [CLAIMS_CLUSTER_ROLE],
+            "verbs": ["bind"],
+        }
+    ]
+    for rule in rules:
+        if rule["resources"] == ["namespaces"]:
+            assert rule["verbs"] == ["get"]
+            continue
+        assert set(rule["resources"]) <= {"serviceaccounts", "rolebindings", "clusterroles"}
+        # Creation cannot be limited by name; every other verb is.
+        if rule["verbs"] != ["create"]:
+            assert rule["resourceNames"], rule
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": "argocd"}
+    ]
+    (dsa,) = claims_access_project()["spec"]["destinationServiceAccounts"]
+    assert dsa["defaultServiceAccount"] == f"argocd:{sa['metadata']['name']}"

@@ -12,7 +12,13 @@ from click.testing import CliRunner
 
 from conftest import REPO, assert_valid
 from plinth.cli import main
-from plinth.generators.gitops import argocd_cm_patch, health_key, health_kinds, helm_values
+from plinth.generators.gitops import (
+    IMPERSONATION_KEY,
+    argocd_cm_patch,
+    health_key,
+    health_kinds,
+    helm_values,
+)
 from plinth.tools.validate import Validator
 
 lupa = pytest.importorskip("lupa")
@@ -127,5 +133,7 @@ def test_argocd_cm_and_helm_values_carry_every_script_verbatim() -> None:
         text = (HEALTH / f"{group}_{kind}.lua").read_text()
         assert data[health_key(group, kind)] == text
         assert values[health_key(group, kind)] == text
-    assert set(data) == {health_key(g, k) for g, k in KINDS}
+    # Beside the scripts, only impersonation: every project in gitops/ relies on it.
+    assert set(data) == {health_key(g, k) for g, k in KINDS} | {IMPERSONATION_KEY}
+    assert data[IMPERSONATION_KEY] == "true"
     assert argocd_cm_patch()["data"] == helm_values()["configs"]["cm"] == data

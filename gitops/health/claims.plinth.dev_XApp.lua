@@ -57,6 +57,10 @@ end
 hs.status = "Progressing"
 if ready == nil and synced == nil then
   hs.message = message(nil, "Waiting for Crossplane to reconcile the claim")
+elseif obj.status.message ~= nil and obj.status.message ~= "" then
+  -- Plinth's own account of what the claim waits for; a legacy claim's Ready only says
+  -- "Claim is waiting for composite resource to become Ready".
+  hs.message = obj.status.message
 else
   hs.message = message(ready, "Waiting for the composed resources to become ready")
 end

@@ -30,8 +30,15 @@ def dev() -> None:
     type=click.Path(exists=True, file_okay=False),
     help="Folder of the upstream CRDs to install (default: $PLINTH_CRDS_DIR).",
 )
+@click.option(
+    "--with-argocd",
+    is_flag=True,
+    help="Also run Argo CD (repo-server, controllers, redis) and a git server, with"
+    " gitops/claims/ installed against a local claim repository (see `plinth dev claims`).",
+)
+@click.option("--legacy", is_flag=True, help="Also install the legacy (claims.plinth.dev) flavor.")
 @needs_tools
-def up_cmd(platform: str, crds: str | None) -> None:
+def up_cmd(platform: str, crds: str | None, with_argocd: bool, legacy: bool) -> None:
     """Start the cluster, install Plinth from its registry by applying its Configuration (the
     package manager installs the function and the providers), print KUBECONFIG.
 
@@ -47,7 +54,7 @@ def up_cmd(platform: str, crds: str | None) -> None:
     if crds:
         os.environ["PLINTH_CRDS_DIR"] = crds
     try:
-        info = cluster.up(platform_file=Path(platform))
+        info = cluster.up(platform_file=Path(platform), with_argocd=with_argocd, legacy=legacy)
     except RuntimeError as e:
         click.echo(f"plinth dev up: {e}", err=True)
         sys.exit(1)
@@ -71,4 +78,25 @@ def status_cmd() -> None:
     if not f.exists():
         click.echo("no dev cluster", err=True)
         sys.exit(1)
-    click.echo(json.dumps(json.loads(f.read_text()), indent=2))
+    facts = json.loads(f.read_text())
+    argo = cluster.state_dir() / "argocd.json"
+    if argo.exists():
+        facts["argocd"] = json.loads(argo.read_text())
+    click.echo(json.dumps(facts, indent=2))
+
+
+@dev.command(name="claims")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("-m", "--message", default="plinth dev claims", show_default=True)
+def claims_cmd(folder: str, message: str) -> None:
+    """Commit FOLDER (a claim repository: teams/<team>/*.yaml) as the whole local claim
+    repository; Argo CD syncs each team folder into its namespace. Needs `up --with-argocd`."""
+    from pathlib import Path
+
+    from plinth.devcluster import argocd, cluster, gitserver
+
+    if argocd.load_state(cluster.state_dir()) is None:
+        click.echo("no dev cluster with Argo CD (plinth dev up --with-argocd)", err=True)
+        sys.exit(1)
+    sha = argocd.publish_claims(cluster.state_dir(), gitserver.tree_of(Path(folder)), message)
+    click.echo(sha)

@@ -182,7 +182,11 @@ def retained_body(body: Body) -> Body:
     """An observed resource, reduced to what a function may state as desired."""
     meta = body.get("metadata") or {}
     kept_meta = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
-    out: Body = {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"), "metadata": kept_meta}
+    out: Body = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": kept_meta,
+    }
     if "spec" in body:
         out["spec"] = body["spec"]
     return out
@@ -206,9 +210,7 @@ class Composition:
     phase: str = "Ready"
     warnings: list[str] = field(default_factory=list)
 
-    def add(
-        self, name: str, body: Body, *, after: Iterable[str] = (), reason: str = ""
-    ) -> None:
+    def add(self, name: str, body: Body, *, after: Iterable[str] = (), reason: str = "") -> None:
         """Compose `body` as `name`, once every resource in `after` is ready; until then it
         is pending with `reason` (default: which of them it waits for)."""
         if name in self.resources:

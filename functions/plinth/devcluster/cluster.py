@@ -28,7 +28,8 @@ from typing import Any
 import yaml
 
 from plinth.api.platform import PlatformConfig
-from plinth.devcluster import install, processes, registry
+from plinth.devcluster import argocd, install, processes, registry
+from plinth.devcluster import legacy as legacy_flavor
 from plinth.devcluster.kubectl import apply, kubectl, kubectl_run
 from plinth.devcluster.pki import Pki
 from plinth.devcluster.runtime import LocalRuntime, RuntimeConfig
@@ -108,9 +109,11 @@ def _kubeconfig(path: Path, server: str, ca: Path, cert: Path, key: Path, user: 
     return text
 
 
-def _crds(crds_dir: Path) -> list[dict[str, Any]]:
+def _crds(
+    crds_dir: Path, sets: tuple[tuple[str, tuple[str, ...]], ...] = CRD_SETS
+) -> list[dict[str, Any]]:
     out = []
-    for folder, prefixes in CRD_SETS:
+    for folder, prefixes in sets:
         for f in sorted((crds_dir / folder).glob("*.yaml")):
             if not any(f.name.startswith(p) for p in prefixes):
                 continue
@@ -128,7 +131,13 @@ def _crds(crds_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
-def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
+def up(
+    platform_file: Path,
+    progress: Progress = _print,
+    *,
+    with_argocd: bool = False,
+    legacy: bool = False,
+) -> ClusterInfo:
     try:
         crds_dir = default_crds_dir()
     except CrdsNotFound as e:
@@ -162,6 +171,7 @@ def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
                 "registry",
                 "crossplane",
                 "crane",
+                *(("argocd",) if with_argocd else ()),
             )
         }
         stage("binaries", began)
@@ -435,6 +445,15 @@ def up(platform_file: Path, progress: Progress = _print) -> ClusterInfo:
         began = time.monotonic()
         _bootstrap(kubeconfig, pki, platform_path, webhook_port)
         stage("platform configured", began)
+        if legacy:
+            began = time.monotonic()
+            install.apply_configuration(
+                kubeconfig, mirror_host, index, progress, package="configuration-legacy"
+            )
+            apply(kubeconfig, legacy_flavor.provider_configs_docs(platform_path))
+            stage("legacy flavor installed by the package manager", began)
+        if with_argocd:
+            argocd.start(state, kubeconfig, bins["argocd"], platform_path, apply, stage)
         timings["total"] = round(time.monotonic() - t0, 1)
         info = ClusterInfo(
             state=str(state),

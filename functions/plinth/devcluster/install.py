@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from plinth.devcluster.kubectl import apply, kubectl_run
 from plinth.generators.packages import PROVIDER_REGISTRY
@@ -46,11 +46,11 @@ def publish(
     return pushed
 
 
-def configuration(reference: str) -> Body:
+def configuration(reference: str, name: str = CONFIGURATION_NAME) -> Body:
     return {
         "apiVersion": "pkg.crossplane.io/v1",
         "kind": "Configuration",
-        "metadata": {"name": CONFIGURATION_NAME},
+        "metadata": {"name": name},
         "spec": {"package": reference},
     }
 
@@ -82,12 +82,14 @@ def revision_healthy(get: Callable[..., Any], plural: str, package: Body) -> boo
     return bool(rev) and condition(rev, "RevisionHealthy").get("status") == "True"
 
 
-def installed(get: Callable[..., Any], expected_providers: int) -> tuple[bool, str]:
+def installed(
+    get: Callable[..., Any], expected_providers: int, name: str = CONFIGURATION_NAME
+) -> tuple[bool, str]:
     """Plinth is installed: the Configuration and function-plinth are Healthy, every provider it
     depends on is there with its revision healthy (its CRDs and MRDs established), and the
     provider-kubernetes runtime is healthy. Returns (done, what is still missing)."""
     state = packages_state(get)
-    configs = [c for c in state["configurations"] if c["metadata"]["name"] == CONFIGURATION_NAME]
+    configs = [c for c in state["configurations"] if c["metadata"]["name"] == name]
     if not configs or condition(configs[0], "Healthy").get("status") != "True":
         msg = condition(configs[0], "Healthy").get("message", "") if configs else "absent"
         return False, f"Configuration not Healthy: {msg}"
@@ -109,11 +111,16 @@ def installed(get: Callable[..., Any], expected_providers: int) -> tuple[bool, s
     return True, ""
 
 
-def wait_installed(get: Callable[..., Any], expected_providers: int, timeout: float = 600) -> float:
+def wait_installed(
+    get: Callable[..., Any],
+    expected_providers: int,
+    timeout: float = 600,
+    name: str = CONFIGURATION_NAME,
+) -> float:
     began = time.monotonic()
     last = ""
     while time.monotonic() - began < timeout:
-        done, last = installed(get, expected_providers)
+        done, last = installed(get, expected_providers, name)
         if done:
             return time.monotonic() - began
         time.sleep(1)
@@ -154,7 +161,9 @@ def packages(progress: Progress) -> tuple[Path, PackageIndex]:
     crossplane, crane = binary("crossplane"), binary("crane")
     root = pkgs.checkout()
     if root is None:
-        raise RuntimeError("plinth dev up builds Plinth's packages from a source checkout of Plinth")
+        raise RuntimeError(
+            "plinth dev up builds Plinth's packages from a source checkout of Plinth"
+        )
     pkgs.build_all(output, root, progress=lambda line: progress(f"[plinth dev] {line}"))
     mirror.build_mirrors(
         output,
@@ -167,21 +176,27 @@ def packages(progress: Progress) -> tuple[Path, PackageIndex]:
 
 
 def apply_configuration(
-    kubeconfig: Path, registry: str, index: PackageIndex, progress: Progress
+    kubeconfig: Path,
+    registry: str,
+    index: PackageIndex,
+    progress: Progress,
+    package: Literal["configuration", "configuration-legacy"] = "configuration",
 ) -> float:
-    """Apply the ImageConfigs and the Configuration; wait until the package manager has
-    installed it and its dependencies. Returns the seconds it took."""
+    """Apply the ImageConfigs and a Configuration (v2's, or the legacy flavor's beside it);
+    wait until the package manager has installed it and its dependencies (shared with the
+    other flavor's: the lock holds one of each). Returns the seconds it took."""
 
     def get(*args: str) -> Any:
         r = kubectl_run(kubeconfig, "get", *args, "-o", "json")
         return json.loads(r.stdout) if r.returncode == 0 else None
 
-    config = index.get("configuration")
+    config = index.get(package)
     if config is None:
-        raise RuntimeError("no Configuration package in the index: run `plinth package build`")
-    apply(kubeconfig, [*image_configs(registry, index), configuration(config.reference)])
+        raise RuntimeError(f"no {package} package in the index: run `plinth package build`")
+    name = CONFIGURATION_NAME if package == "configuration" else f"{CONFIGURATION_NAME}-legacy"
+    apply(kubeconfig, [*image_configs(registry, index), configuration(config.reference, name)])
     providers = sum(1 for p in index.packages if p.kind == "Provider")
-    took = wait_installed(get, providers)
+    took = wait_installed(get, providers, name=name)
     for line in summary(get):
         progress(f"[plinth dev]   {line}")
     return took

@@ -201,9 +201,7 @@ def files() -> dict[Path, list[dict[str, Any]]]:
                 composition(api, flavor)
             ]
     out[Path("packages/configuration/crossplane.yaml")] = [configuration_meta(Flavor.V2)]
-    out[Path("packages/configuration-legacy/crossplane.yaml")] = [
-        configuration_meta(Flavor.LEGACY)
-    ]
+    out[Path("packages/configuration-legacy/crossplane.yaml")] = [configuration_meta(Flavor.LEGACY)]
     out[Path("packages/function/crossplane.yaml")] = [function_meta()]
     out[Path("examples/functions.yaml")] = render_functions()
     return out

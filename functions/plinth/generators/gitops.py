@@ -34,6 +34,15 @@ PLATFORM_PROJECT = "plinth-platform"
 # what stops a team's directory from writing into another team's namespace.
 CLAIMS_SERVICE_ACCOUNT = "plinth-claims"
 CLAIMS_CLUSTER_ROLE = "plinth-claims-editor"
+# Argo CD's own identities for what is not a team's: each project impersonates one, because
+# with impersonation enabled (and enforced, Argo CD v3.5's default) a project without a
+# matching destinationServiceAccount cannot sync at all.
+PLATFORM_SERVICE_ACCOUNT = "plinth-platform"
+CLAIMS_ACCESS_PROJECT = "plinth-claims-access"
+CLAIMS_ACCESS_SERVICE_ACCOUNT = "plinth-claims-access"
+# What every team directory gets in its namespace, synced from the platform repository.
+TEAM_ACCESS_PATH = "gitops/team-access"
+IMPERSONATION_KEY = "application.sync.impersonation.enabled"
 
 # Tags pinned to the versions whose CRDs the tests validate against (../shared/crds/README.md).
 PROVIDER_TAGS = {
@@ -107,6 +116,10 @@ end
 hs.status = "Progressing"
 if ready == nil and synced == nil then
   hs.message = message(nil, "Waiting for Crossplane to reconcile the claim")
+elseif obj.status.message ~= nil and obj.status.message ~= "" then
+  -- Plinth's own account of what the claim waits for; a legacy claim's Ready only says
+  -- "Claim is waiting for composite resource to become Ready".
+  hs.message = obj.status.message
 else
   hs.message = message(ready, "Waiting for the composed resources to become ready")
 end
@@ -140,6 +153,12 @@ def _health_data(lua: dict[Path, str]) -> dict[str, str]:
     return out
 
 
+def argocd_cm_data(lua: dict[Path, str] | None = None) -> dict[str, str]:
+    """What Plinth needs in argocd-cm: the health checks, and impersonation, without which the
+    destinationServiceAccounts of every project here are ignored and Argo CD syncs as itself."""
+    return {**_health_data(lua or health_lua_files()), IMPERSONATION_KEY: "true"}
+
+
 def argocd_cm_patch(lua: dict[Path, str] | None = None) -> dict[str, Any]:
     """A strategic-merge patch for argocd-cm (`kubectl patch --patch-file`, or kustomize)."""
     return {
@@ -150,13 +169,13 @@ def argocd_cm_patch(lua: dict[Path, str] | None = None) -> dict[str, Any]:
             "namespace": ARGOCD_NAMESPACE,
             "labels": {"app.kubernetes.io/part-of": "argocd"},
         },
-        "data": _health_data(lua or health_lua_files()),
+        "data": argocd_cm_data(lua),
     }
 
 
 def helm_values(lua: dict[Path, str] | None = None) -> dict[str, Any]:
     """Values for the argo-cd Helm chart (`configs.cm` is merged into argocd-cm)."""
-    return {"configs": {"cm": _health_data(lua or health_lua_files())}}
+    return {"configs": {"cm": argocd_cm_data(lua)}}
 
 
 # --- platform install ------------------------------------------------------------------------
@@ -176,7 +195,13 @@ WAVE_PROVIDER_CONFIGS = 1
 WAVE_APIS = 2
 WAVE_PLATFORM = 3
 
-RETRY = {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
+# refresh: a retry syncs the latest commit. Without it Argo CD retries the revision that failed,
+# so a fix pushed after a bad commit waits behind all ten retries (about half an hour).
+RETRY = {
+    "limit": 10,
+    "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"},
+    "refresh": True,
+}
 
 
 def _package(kind: str, name: str, package: str) -> dict[str, Any]:
@@ -271,6 +296,58 @@ def platform_configurations() -> list[dict[str, Any]]:
     ]
 
 
+PLATFORM_KINDS = (
+    ("pkg.crossplane.io", "Provider"),
+    ("pkg.crossplane.io", "Function"),
+    ("pkg.crossplane.io", "Configuration"),
+    ("aws.m.upbound.io", "ClusterProviderConfig"),
+    ("kubernetes.m.crossplane.io", "ClusterProviderConfig"),
+    ("github.m.upbound.io", "ClusterProviderConfig"),
+    ("apiextensions.crossplane.io", "EnvironmentConfig"),
+)
+EDIT_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+
+
+def _service_account(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": ARGOCD_NAMESPACE},
+    }
+
+
+def _cluster_role_binding(name: str, role: str, account: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ARGOCD_NAMESPACE}],
+    }
+
+
+def platform_rbac() -> list[dict[str, Any]]:
+    """The identity the platform Application syncs as: the kinds its project admits, no more."""
+    groups: dict[str, list[str]] = {}
+    for group, kind in PLATFORM_KINDS:
+        groups.setdefault(group, []).append(kind.lower() + "s")
+    return [
+        _service_account(PLATFORM_SERVICE_ACCOUNT),
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": PLATFORM_SERVICE_ACCOUNT},
+            "rules": [
+                {"apiGroups": [g], "resources": sorted(r), "verbs": list(EDIT_VERBS)}
+                for g, r in sorted(groups.items())
+            ],
+        },
+        _cluster_role_binding(
+            PLATFORM_SERVICE_ACCOUNT, PLATFORM_SERVICE_ACCOUNT, PLATFORM_SERVICE_ACCOUNT
+        ),
+    ]
+
+
 def platform_project() -> dict[str, Any]:
     return {
         "apiVersion": ARGOCD_API_VERSION,
@@ -280,16 +357,15 @@ def platform_project() -> dict[str, Any]:
             "description": "Plinth itself: Crossplane packages, provider configs, the platform.",
             "sourceRepos": [PLATFORM_REPO],
             "destinations": [{"server": IN_CLUSTER, "namespace": CROSSPLANE_NAMESPACE}],
-            "clusterResourceWhitelist": [
-                {"group": "pkg.crossplane.io", "kind": "Provider"},
-                {"group": "pkg.crossplane.io", "kind": "Function"},
-                {"group": "pkg.crossplane.io", "kind": "Configuration"},
-                {"group": "aws.m.upbound.io", "kind": "ClusterProviderConfig"},
-                {"group": "kubernetes.m.crossplane.io", "kind": "ClusterProviderConfig"},
-                {"group": "github.m.upbound.io", "kind": "ClusterProviderConfig"},
-                {"group": "apiextensions.crossplane.io", "kind": "EnvironmentConfig"},
-            ],
+            "clusterResourceWhitelist": [{"group": g, "kind": k} for g, k in PLATFORM_KINDS],
             "namespaceResourceWhitelist": [],
+            "destinationServiceAccounts": [
+                {
+                    "server": IN_CLUSTER,
+                    "namespace": CROSSPLANE_NAMESPACE,
+                    "defaultServiceAccount": f"{ARGOCD_NAMESPACE}:{PLATFORM_SERVICE_ACCOUNT}",
+                }
+            ],
         },
     }
 
@@ -328,6 +404,20 @@ def claim_kinds() -> list[tuple[str, str]]:
     return [(info.group, api.kind) for info in FLAVORS.values() for api in CLAIMS]
 
 
+def _team_destinations() -> list[dict[str, str]]:
+    # Any namespace a team directory names, but never the platform's own.
+    return [
+        {"server": IN_CLUSTER, "namespace": ns}
+        for ns in ("!kube-*", f"!{ARGOCD_NAMESPACE}", f"!{CROSSPLANE_NAMESPACE}", "*")
+    ]
+
+
+def _team_directories() -> dict[str, Any]:
+    return {
+        "git": {"repoURL": CLAIM_REPO, "revision": "main", "directories": [{"path": "teams/*"}]}
+    }
+
+
 def claims_project() -> dict[str, Any]:
     return {
         "apiVersion": ARGOCD_API_VERSION,
@@ -336,10 +426,7 @@ def claims_project() -> dict[str, Any]:
         "spec": {
             "description": "Teams' claim directories: Plinth claims in the team's namespace only.",
             "sourceRepos": [CLAIM_REPO],
-            "destinations": [
-                {"server": IN_CLUSTER, "namespace": ns}
-                for ns in ("!kube-*", "!argocd", "!crossplane-system", "*")
-            ],
+            "destinations": _team_destinations(),
             # Nothing cluster-scoped: an empty whitelist denies every cluster-scoped kind.
             "clusterResourceWhitelist": [],
             "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in claim_kinds()],
@@ -379,15 +466,7 @@ def claims_application_set() -> dict[str, Any]:
         "spec": {
             "goTemplate": True,
             "goTemplateOptions": ["missingkey=error"],
-            "generators": [
-                {
-                    "git": {
-                        "repoURL": CLAIM_REPO,
-                        "revision": "main",
-                        "directories": [{"path": "teams/*"}],
-                    }
-                }
-            ],
+            "generators": [_team_directories()],
             "template": {
                 "metadata": {
                     "name": "claims-{{ .path.basename }}",
@@ -411,6 +490,142 @@ def claims_application_set() -> dict[str, Any]:
                             # A claim repo may sync before the platform's XRDs are established.
                             "SkipDryRunOnMissingResource=true",
                         ],
+                    },
+                },
+            },
+        },
+    }
+
+
+# --- per-team access --------------------------------------------------------------------------
+
+
+def team_access_manifests() -> list[dict[str, Any]]:
+    """What each team namespace needs before its claims can sync: the service account Argo CD
+    impersonates there, bound to the claim editor role in that namespace only. No namespace in
+    either: the Application syncing them sets the team's. A ServiceAccount subject without one
+    means the RoleBinding's own namespace (Kubernetes RBAC defaults it so)."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": CLAIMS_SERVICE_ACCOUNT},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": CLAIMS_SERVICE_ACCOUNT},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": CLAIMS_CLUSTER_ROLE,
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": CLAIMS_SERVICE_ACCOUNT}],
+        },
+    ]
+
+
+def claims_access_project() -> dict[str, Any]:
+    return {
+        "apiVersion": ARGOCD_API_VERSION,
+        "kind": "AppProject",
+        "metadata": {"name": CLAIMS_ACCESS_PROJECT, "namespace": ARGOCD_NAMESPACE},
+        "spec": {
+            "description": "Per team namespace: the service account its claims sync as.",
+            "sourceRepos": [PLATFORM_REPO],
+            "destinations": _team_destinations(),
+            "clusterResourceWhitelist": [],
+            "namespaceResourceWhitelist": [
+                {"group": "", "kind": "ServiceAccount"},
+                {"group": "rbac.authorization.k8s.io", "kind": "RoleBinding"},
+            ],
+            "destinationServiceAccounts": [
+                {
+                    "server": IN_CLUSTER,
+                    "namespace": "*",
+                    "defaultServiceAccount": f"{ARGOCD_NAMESPACE}:{CLAIMS_ACCESS_SERVICE_ACCOUNT}",
+                }
+            ],
+        },
+    }
+
+
+def claims_access_rbac() -> list[dict[str, Any]]:
+    """Argo CD's identity for team access: it can create the two objects and bind the claim
+    editor role, nothing else (Kubernetes refuses a RoleBinding to any role whose permissions
+    the creator lacks, unless it may `bind` that role). Creation cannot be limited by name;
+    everything else is limited to the names team-access uses."""
+    rbac = "rbac.authorization.k8s.io"
+    named = ["get", "update", "patch", "delete"]
+    return [
+        _service_account(CLAIMS_ACCESS_SERVICE_ACCOUNT),
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": CLAIMS_ACCESS_SERVICE_ACCOUNT},
+            "rules": [
+                {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["create"]},
+                {
+                    "apiGroups": [""],
+                    "resources": ["serviceaccounts"],
+                    "resourceNames": [CLAIMS_SERVICE_ACCOUNT],
+                    "verbs": list(named),
+                },
+                {"apiGroups": [rbac], "resources": ["rolebindings"], "verbs": ["create"]},
+                {
+                    "apiGroups": [rbac],
+                    "resources": ["rolebindings"],
+                    "resourceNames": [CLAIMS_SERVICE_ACCOUNT],
+                    "verbs": list(named),
+                },
+                {
+                    "apiGroups": [rbac],
+                    "resources": ["clusterroles"],
+                    "resourceNames": [CLAIMS_CLUSTER_ROLE],
+                    "verbs": ["bind"],
+                },
+                # Argo CD applies RBAC objects with `kubectl auth reconcile`, which first reads
+                # the namespace it reconciles in.
+                {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
+            ],
+        },
+        _cluster_role_binding(
+            CLAIMS_ACCESS_SERVICE_ACCOUNT,
+            CLAIMS_ACCESS_SERVICE_ACCOUNT,
+            CLAIMS_ACCESS_SERVICE_ACCOUNT,
+        ),
+    ]
+
+
+def claims_access_application_set() -> dict[str, Any]:
+    """One Application `claims-<team>-access` per team directory, so that adding a team to the
+    claim repository is all it takes (its namespace comes from onboarding). Team names are
+    prefix-free, so `<team>-access` is never another team's name."""
+    return {
+        "apiVersion": ARGOCD_API_VERSION,
+        "kind": "ApplicationSet",
+        "metadata": {"name": CLAIMS_ACCESS_PROJECT, "namespace": ARGOCD_NAMESPACE},
+        "spec": {
+            "goTemplate": True,
+            "goTemplateOptions": ["missingkey=error"],
+            "generators": [_team_directories()],
+            "template": {
+                "metadata": {
+                    "name": "claims-{{ .path.basename }}-access",
+                    "labels": {"plinth.dev/team": "{{ .path.basename }}"},
+                },
+                "spec": {
+                    "project": CLAIMS_ACCESS_PROJECT,
+                    "source": {
+                        "repoURL": PLATFORM_REPO,
+                        "targetRevision": "main",
+                        "path": TEAM_ACCESS_PATH,
+                    },
+                    "destination": {"server": IN_CLUSTER, "namespace": "{{ .path.basename }}"},
+                    "syncPolicy": {
+                        "automated": {"prune": True, "selfHeal": True},
+                        "retry": RETRY,
+                        "syncOptions": ["CreateNamespace=false"],
                     },
                 },
             },
@@ -447,12 +662,22 @@ def files() -> dict[Path, list[dict[str, Any]]]:
     return {
         g / "health/argocd-cm-patch.yaml": [argocd_cm_patch()],
         g / "health/values.yaml": [helm_values()],
-        g / "platform/application.yaml": [platform_project(), platform_application()],
+        g / "platform/application.yaml": [
+            platform_project(),
+            *platform_rbac(),
+            platform_application(),
+        ],
         g / "platform/manifests/00-packages.yaml": platform_packages(),
         g / "platform/manifests/10-provider-configs.yaml": platform_provider_configs(),
         g / "platform/manifests/20-configurations.yaml": platform_configurations(),
         g / "claims/appproject.yaml": [claims_project(), claims_cluster_role()],
         g / "claims/applicationset.yaml": [claims_application_set()],
+        g / "claims/access.yaml": [
+            claims_access_project(),
+            *claims_access_rbac(),
+            claims_access_application_set(),
+        ],
+        Path(TEAM_ACCESS_PATH) / "plinth-claims.yaml": team_access_manifests(),
     }
 
 

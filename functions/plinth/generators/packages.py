@@ -175,5 +175,3 @@ def activation_policy(flavor: Flavor, version: str = __version__) -> Body:
         },
         "spec": {"activate": activations(flavor)},
     }
-
-

@@ -234,6 +234,11 @@ def write_response(
     else:
         status.pop("message", None)
     encode(rsp.desired.composite, {"status": status})
+    if comp.pending:
+        # Crossplane derives the composite's Ready from what is composed so far: a claim whose
+        # later phases wait (for its account, say) would read Ready, and Argo CD call it
+        # Healthy. Readiness set here supersedes the derived one.
+        rsp.desired.composite.ready = fnv1.READY_FALSE
     rsp.conditions.append(
         fnv1.Condition(
             type=CONDITION_TYPE,

@@ -206,13 +206,40 @@ run() {
 # Field of `go mod download -json` output (one-line values only).
 json_field() { sed -n "s/^[[:space:]]*\"$1\": \"\\(.*\\)\",\{0,1\}\$/\\1/p" | head -n1; }
 
+# Files a binary needs beside it. Argo CD's image puts two of its own scripts on PATH
+# (Dockerfile: COPY hack/gpg-wrapper.sh hack/git-verify-wrapper.sh /usr/local/bin/), and the
+# repo-server runs git-verify-wrapper.sh for every manifest it generates, GPG enabled or not:
+# without it every Application fails with "permission denied". Copied from the same module
+# version into <binary>-scripts/, which goes on the repo-server's PATH.
+ensure_extras() {
+  local name="$1" out="$2"
+  [[ "$name" == argocd ]] || return 0
+  local dir="$out-scripts" f missing=0
+  for f in gpg-wrapper.sh git-verify-wrapper.sh; do [[ -x "$dir/$f" ]] || missing=1; done
+  (( missing )) || return 0
+  check_go
+  local tmp dl mod
+  tmp="$(mktemp -d)"
+  dl="$(cd "$tmp" && printf 'module plinth.local/tools/argocd-scripts\n' > go.mod \
+          && GOWORK=off go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION")" || {
+    rm -rf "$tmp"; log "argocd: cannot download the module for its scripts"; return 1; }
+  rm -rf "$tmp"
+  mod="$(json_field Dir <<<"$dl")"
+  mkdir -p "$dir"
+  for f in gpg-wrapper.sh git-verify-wrapper.sh; do
+    install -m 0755 "$mod/hack/$f" "$dir/$f" || { log "argocd: no hack/$f in $mod"; return 1; }
+  done
+  log "argocd: $dir holds the image's PATH scripts from $ARGOCD_VERSION"
+}
+
 build_target() {
   local name="$1" force="$2"
   target_spec "$name"
   local version="$T_VERSION" out="$BIN_DIR/$name-$T_VERSION"
   if [[ "$force" != 1 && -x "$out" ]]; then
     log "$name $version: cached ($out)"
-    return 0
+    ensure_extras "$name" "$out"
+    return
   fi
 
   mkdir -p "$BIN_DIR" "$SRC_DIR"
@@ -246,6 +273,7 @@ build_target() {
     return "$rc"
   fi
   log "$name $version: built in $((SECONDS - start))s -> $out"
+  ensure_extras "$name" "$out"
 }
 
 # Runs in a subshell inside the (empty) wrapper module dir; T_* set.
@@ -510,6 +538,8 @@ main() {
     if [[ ! -x "$p" ]]; then
       check_go
       build_target "$print_path" 0
+    else
+      ensure_extras "$print_path" "$p" >&2
     fi
     printf '%s\n' "$p"
     exit 0
