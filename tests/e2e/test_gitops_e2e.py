@@ -37,7 +37,7 @@ import yaml
 from conftest import REPO
 from plinth.core.composition import condition_of
 from plinth.devcluster import argocd, cluster, gitserver, processes
-from plinth.devcluster.cluster import kubectl, kubectl_run
+from plinth.devcluster.kubectl import kubectl, kubectl_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.gitops]
 
@@ -723,9 +723,9 @@ def test_8_the_platform_installs_through_argo_cd_wave_by_wave(env: Env) -> None:
     skipped = [] if registry else list(argocd.PACKAGE_WAVES)
     if skipped:
         say(
-            f"not synced here: {', '.join(skipped)} (Crossplane packages: no registry is reachable"
-            " and core runs with --package-runtime=External, which never reports a package"
-            " Healthy; set PLINTH_DEV_XPKG_REGISTRY to a local registry holding them)"
+            f"not synced here: {', '.join(skipped)} (Crossplane packages: installed by the"
+            " package manager already, and the CRD-only AWS and GitHub providers are never"
+            " Healthy; see docs/gitops.md)"
         )
     docs = argocd.platform_docs(env.info)
     began = time.monotonic()

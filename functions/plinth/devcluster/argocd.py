@@ -40,11 +40,11 @@ CONTROLLER_HOSTNAME = "argocd-application-controller-0"
 RESYNC_SECONDS = 10
 PLATFORM_REPO = "platform"
 CLAIM_REPO = "claims"
-# The install waves that sync here. The others install Crossplane packages: they need a
-# package registry (none is reachable from this cluster) and a package runtime (core runs
-# with --package-runtime=External, which never reports a package Healthy, so the next wave
-# would wait forever); see docs/gitops.md. With PLINTH_DEV_XPKG_REGISTRY set (host:port of a
-# local registry holding the packages) they are served too, their packages pulled from there.
+# The install waves that sync here. The others install Crossplane packages: the dev cluster's
+# package manager has installed them already from its registry, and its AWS and GitHub
+# providers are CRD-only mirrors that are never Healthy, so Argo CD would hold the next wave
+# forever; see docs/gitops.md. With PLINTH_DEV_XPKG_REGISTRY set (host:port of a registry
+# holding the packages, on a cluster where every provider runs) they are served too.
 WAVE_PLATFORM_FILE = "30-platform.yaml"
 PLATFORM_WAVES = ("10-provider-configs.yaml", WAVE_PLATFORM_FILE)
 PACKAGE_WAVES = ("00-packages.yaml", "20-configurations.yaml")
