@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint generate bench crossplane-tools package e2e e2e-gitops clean
+.PHONY: demo test lint generate bench crossplane-tools package e2e e2e-gitops chaos clean
 
 # Plinth with its tools (`plinth[cli]`), what `make demo` needs.
 $(BIN)/.installed-cli: pyproject.toml
@@ -50,7 +50,15 @@ package: $(BIN)/.installed
 e2e: $(BIN)/.installed
 	hack/build-tools.sh etcd kube-apiserver kube-controller-manager crossplane-core provider-kubernetes \
 	  crossplane registry crane
-	PLINTH_CRDS_DIR=$${PLINTH_CRDS_DIR:-$(abspath ../shared/crds)} $(BIN)/pytest -m 'e2e and not gitops' tests/e2e -s -q -p no:xdist
+	PLINTH_CRDS_DIR=$${PLINTH_CRDS_DIR:-$(abspath ../shared/crds)} $(BIN)/pytest -m 'e2e and not gitops and not chaos' tests/e2e -s -q -p no:xdist
+
+# Faults on the same cluster (tests/e2e/test_chaos_e2e.py): plinth serve, provider-kubernetes,
+# Crossplane, kube-apiserver and etcd killed and restarted, an invalid platform config, a claim
+# deleted while the function is down; mid-way and at steady state. About 20 minutes.
+chaos: $(BIN)/.installed
+	hack/build-tools.sh etcd kube-apiserver kube-controller-manager crossplane-core provider-kubernetes \
+	  crossplane registry crane
+	PLINTH_CRDS_DIR=$${PLINTH_CRDS_DIR:-$(abspath ../shared/crds)} $(BIN)/pytest -m chaos tests/e2e -s -q -p no:xdist
 
 # The same cluster with real Argo CD (plinth dev up --with-argocd --legacy): a claim repository
 # on a local git server, synced by gitops/claims/; needs redis-server (Debian's package).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,30 @@ def test_plinth_is_installed_when_the_package_manager_says_so() -> None:
     assert install.installed(get, 3)[0] is False
     state["functions"][0]["status"]["conditions"][0]["status"] = "False"
     assert install.installed(get, 2) == (False, "Function plinth-dev-function-plinth not Healthy")
+
+
+def test_a_killed_process_restarts_as_it_was_first_started(tmp_path: Path) -> None:
+    argv = [
+        sys.executable,
+        "-u",
+        "-c",
+        "import os, time; print(os.environ['CHAOS']); time.sleep(60)",
+    ]
+    log = tmp_path / "sleeper.log"
+    first = processes.start(tmp_path, "sleeper", argv, env={"CHAOS": "one"})
+    processes.wait_for("it ran", lambda: log.read_text() != "", timeout=10)
+    processes.kill(tmp_path, "sleeper")
+    assert not processes.alive(first)
+    second = processes.restart(tmp_path, "sleeper")
+    try:
+        assert second != first
+        assert processes.alive(second)
+        assert processes.pid_of(tmp_path, "sleeper") == second
+        with pytest.raises(RuntimeError, match="still running"):
+            processes.restart(tmp_path, "sleeper")
+        # Started again with the same environment, logging on in the same file.
+        processes.wait_for(
+            "both ran", lambda: log.read_text().split() == ["one", "one"], timeout=10
+        )
+    finally:
+        assert processes.stop_all(tmp_path) == ["sleeper"]

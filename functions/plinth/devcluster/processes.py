@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -31,7 +32,11 @@ def start(
     env: Mapping[str, str] | None = None,
     argv0: str | None = None,
 ) -> int:
-    """Start `argv` in its own session (so stopping it stops its children too)."""
+    """Start `argv` in its own session (so stopping it stops its children too). How it was
+    started is kept beside its pid, so `restart` can start it again as it was."""
+    (state / f"{name}.json").write_text(
+        json.dumps({"argv": list(argv), "env": dict(env or {}), "argv0": argv0})
+    )
     log = (state / f"{name}.log").open("ab")
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.Popen(
@@ -45,6 +50,35 @@ def start(
     )
     (state / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
+
+
+def pid_of(state: Path, name: str) -> int:
+    f = state / f"{name}.pid"
+    return int(f.read_text().strip() or 0) if f.exists() else 0
+
+
+def kill(state: Path, name: str, sig: signal.Signals = signal.SIGKILL, timeout: float = 15) -> None:
+    """Send `sig` to a started process (and its children); wait until it is gone."""
+    pid = pid_of(state, name)
+    if not pid:
+        raise RuntimeError(f"no process {name} in {state}")
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive(pid):
+        raise RuntimeError(f"{name} (pid {pid}) still running {timeout:.0f}s after {sig.name}")
+
+
+def restart(state: Path, name: str) -> int:
+    """Start a process that `kill` stopped (or that died) again, as `start` first started it;
+    its log goes on in the same file."""
+    spec = json.loads((state / f"{name}.json").read_text())
+    pid = pid_of(state, name)
+    if pid and alive(pid):
+        raise RuntimeError(f"{name} (pid {pid}) is still running")
+    return start(state, name, spec["argv"], env=spec["env"], argv0=spec["argv0"])
 
 
 def alive(pid: int) -> bool:
