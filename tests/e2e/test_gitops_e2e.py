@@ -44,6 +44,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.gitops]
 CLAIM_REPO = REPO / "examples" / "claim-repo"
 TEAMS = ("payments", "search")
 ACCOUNT_ID = "210987654321"
+PROD_ACCOUNT_ID = "310987654321"
 TRACKING = "argocd.argoproj.io/tracking-id"
 # Plinth's claims and the composites Crossplane makes of legacy ones.
 CLAIM_GROUPS = ("platform.plinth.dev", "claims.plinth.dev")
@@ -202,7 +203,12 @@ def edited(files: dict[str, str]) -> dict[str, str]:
     tenant["spec"]["account"] = {"accountId": ACCOUNT_ID, "providerConfig": "payments-aws"}
     tenant["spec"]["environments"] = [
         {"name": "dev", "namespaces": ["api"]},
-        {"name": "prod", "namespaces": ["api"]},
+        # Prod never shares an account with non-prod (the XRD refuses it): its own account.
+        {
+            "name": "prod",
+            "namespaces": ["api"],
+            "account": {"accountId": PROD_ACCOUNT_ID, "providerConfig": "payments-prod-aws"},
+        },
     ]
     out["teams/payments/tenant-payments.yaml"] = _dump([tenant])
     (checkout,) = _docs(out["teams/payments/app-checkout.yaml"])
