@@ -12,6 +12,7 @@ import click
 from plinth import __version__
 from plinth.cli.access import access_cmd
 from plinth.cli.dev import dev
+from plinth.cli.diff import diff_cmd
 from plinth.cli.generate import generate_cmd, xrds_cmd
 from plinth.cli.gitops import gitops_cmd
 from plinth.cli.new import new_cmd
@@ -47,6 +48,7 @@ for command in (
     access_cmd,
     dev,
     package_cmd,
+    diff_cmd,
 ):
     main.add_command(command)
 

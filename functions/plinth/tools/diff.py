@@ -202,7 +202,8 @@ class Change:
     @property
     def what(self) -> str:
         """`kind` plus what an Object carries, e.g. `Object (Namespace)`."""
-        return f"{self.kind} ({self.makes})" if self.makes else self.kind
+        what = f"{_service(_group(self.api_version))}/{self.kind}"
+        return f"{what} ({self.makes})" if self.makes else what
 
     def as_dict(self) -> Body:
         return {
@@ -319,16 +320,83 @@ def flatten(value: Any, path: str = "") -> dict[str, Any]:
 
 
 def field_changes(before: Body, after: Body) -> list[FieldChange]:
-    old, new = flatten(_clean(before)), flatten(_clean(after))
-    out = []
-    for path in sorted(old.keys() | new.keys()):
-        if path not in new:
-            out.append(FieldChange(path, old[path], None, "removed"))
-        elif path not in old:
-            out.append(FieldChange(path, None, new[path], "added"))
-        elif old[path] != new[path]:
-            out.append(FieldChange(path, old[path], new[path], "changed"))
+    out: list[FieldChange] = []
+    _walk(_clean(before), _clean(after), "", out)
     return out
+
+
+LIST_KEYS = ("name", "Sid")
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _leaves(value: Any, path: str, action: Action, out: list[FieldChange]) -> None:
+    for p, v in flatten(value, path).items():
+        out.append(
+            FieldChange(p, v, None, action)
+            if action == "removed"
+            else FieldChange(p, None, v, action)
+        )
+
+
+def _keyed(*lists: list[Any]) -> str | None:
+    """The field that names each item of lists of objects (containers, statements by Sid)."""
+    for k in LIST_KEYS:
+        if all(_names_unique(items, k) for items in lists):
+            return k
+    return None
+
+
+def _names_unique(items: list[Any], k: str) -> bool:
+    names = [i.get(k) for i in items if isinstance(i, dict)]
+    return len(names) == len(items) and None not in names and len(set(names)) == len(names)
+
+
+def _walk(old: Any, new: Any, path: str, out: list[FieldChange]) -> None:
+    if old == new:
+        return
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k in sorted(old.keys() | new.keys(), key=str):
+            sub = _join(path, str(k))
+            if k not in new:
+                _leaves(old[k], sub, "removed", out)
+            elif k not in old:
+                _leaves(new[k], sub, "added", out)
+            else:
+                _walk(old[k], new[k], sub, out)
+        return
+    if isinstance(old, list) and isinstance(new, list):
+        key = _keyed(old, new) if old and new else None
+        if key is not None:
+            before = {i[key]: i for i in old}
+            after = {i[key]: i for i in new}
+            for name in sorted(before.keys() | after.keys(), key=str):
+                sub = f"{path}[{key}={name}]"
+                if name not in after:
+                    _leaves(before[name], sub, "removed", out)
+                elif name not in before:
+                    _leaves(after[name], sub, "added", out)
+                else:
+                    _walk(before[name], after[name], sub, out)
+        elif len(old) == len(new) and not any(isinstance(i, dict | list) for i in old + new):
+            for i, (a, b) in enumerate(zip(old, new, strict=True)):
+                _walk(a, b, f"{path}[{i}]", out)
+        else:
+            # Unnamed items (policy statements, rules): what is gone and what is new, whole.
+            out += [FieldChange(f"{path}[]", i, None, "removed") for i in old if i not in new]
+            out += [FieldChange(f"{path}[]", None, i, "added") for i in new if i not in old]
+        return
+    a, b = _json_doc(old), _json_doc(new)
+    if (a is not old or b is not new) and isinstance(a, dict | list) and isinstance(b, dict | list):
+        inner: list[FieldChange] = []
+        _walk(a, b, "", inner)
+        for f in inner:
+            f.path = f"{path}{{{f.path}}}"
+        out += inner
+        return
+    out.append(FieldChange(path, old, new, "changed"))
 
 
 # --- what is destructive, what widens access -----------------------------------------------
@@ -511,7 +579,8 @@ def classify(change: Change, before: Body | None, after: Body | None) -> None:
         change.widening.append(f"{'adds' if added else 'changes'} {GRANTS[(service, kind)]}")
 
 
-def _few(paths: list[str], n: int = 3) -> str:
+def _few(given: list[str], n: int = 3) -> str:
+    paths = list(dict.fromkeys(given))
     shown = ", ".join(paths[:n])
     return shown + (f" (+{len(paths) - n} more)" if len(paths) > n else "")
 
@@ -549,3 +618,109 @@ def compare(
         classify(change, old, new)
         diff.changes.append(change)
     return diff
+
+
+# --- printing -------------------------------------------------------------------------------
+
+SYMBOL = {"added": "+", "removed": "-", "changed": "~"}
+# GitHub refuses comments over 65,536 characters; the summary table always fits.
+MARKDOWN_LIMIT = 60_000
+
+
+def _value(v: Any, width: int = 100) -> str:
+    text = v if isinstance(v, str) and v else json.dumps(v, sort_keys=True)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def summary(diff: Diff) -> str:
+    if not diff.changes and not diff.errors:
+        return f"no changes ({diff.resources_after} resources)"
+    parts = [
+        f"{diff.count('added')} to add",
+        f"{diff.count('removed')} to remove",
+        f"{diff.count('changed')} to change",
+    ]
+    marks = [f"{len(diff.destructive)} destructive", f"{len(diff.widening)} widening access"]
+    text = f"{', '.join(parts)}; {', '.join(marks)}"
+    if diff.errors:
+        text += f"; {len(diff.errors)} claim(s) could not be rendered"
+    return text
+
+
+def _marks(c: Change) -> list[str]:
+    return [f"DESTRUCTIVE: {d}" for d in c.destructive] + [
+        f"WIDENS ACCESS: {w}" for w in c.widening
+    ]
+
+
+def _field_lines(c: Change) -> list[str]:
+    out = []
+    for f in c.fields:
+        if f.action == "added":
+            out.append(f"+ {f.path}: {_value(f.after)}")
+        elif f.action == "removed":
+            out.append(f"- {f.path}: {_value(f.before)}")
+        else:
+            out.append(f"~ {f.path}: {_value(f.before)} -> {_value(f.after)}")
+    return out
+
+
+def format_text(diff: Diff, *, fields: bool = True) -> str:
+    lines: list[str] = []
+    owner: Owner | None = None
+    for c in diff.changes:
+        if c.key.owner != owner:
+            owner = c.key.owner
+            lines.append(str(owner))
+        lines.append(f"  {SYMBOL[c.action]} {c.key.resource}  {c.what} {c.name}")
+        lines += [f"      {m}" for m in _marks(c)]
+        if fields and c.action == "changed":
+            lines += [f"      {line}" for line in _field_lines(c)]
+    lines += [f"error: {e}" for e in diff.errors]
+    lines.append(summary(diff))
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def format_markdown(diff: Diff, *, fields: bool = True, title: str = "plinth diff") -> str:
+    """A pull request comment: the summary, a table of what needs a reviewer's eye, then every
+    change in a collapsed section."""
+    flagged = [c for c in diff.changes if c.destructive or c.widening]
+    head = "No changes." if not diff.changes and not diff.errors else summary(diff)
+    icon = ":warning: " if flagged or diff.errors else ""
+    out = [f"### {title}", "", f"{icon}**{head}**", ""]
+    if diff.errors:
+        out += ["Claims that could not be rendered (their resources are not compared):", ""]
+        out += [f"- `{_cell(e)}`" for e in diff.errors] + [""]
+    if flagged:
+        out += ["| | claim | resource | kind | why |", "| --- | --- | --- | --- | --- |"]
+        for c in flagged:
+            why = "; ".join(
+                [f"**destructive**: {d}" for d in c.destructive]
+                + [f"**widens access**: {w}" for w in c.widening]
+            )
+            out.append(
+                f"| {SYMBOL[c.action]} | {c.key.owner} | `{c.key.resource}` | {c.what} | "
+                f"{_cell(why)} |"
+            )
+        out.append("")
+    if diff.changes:
+        body = ["<details><summary>All changes</summary>", "", "```diff"]
+        # Column 0 is what GitHub colours in a diff block: +, - and the @@ of each claim.
+        for raw in format_text(Diff(changes=diff.changes), fields=fields).splitlines()[:-1]:
+            line = raw.replace("```", "'''")
+            body.append(line.strip() if line.startswith(" ") else f"@@ {line} @@")
+        body += ["```", "", "</details>"]
+        size = sum(len(line) + 1 for line in out)
+        text = "\n".join(body)
+        if size + len(text) > MARKDOWN_LIMIT:
+            text = "(every change is too long for a comment: run `plinth diff` locally)"
+        out.append(text)
+    return "\n".join(out) + "\n"
+
+
+def format_json(diff: Diff) -> str:
+    return json.dumps(diff.as_dict(), indent=2, sort_keys=False) + "\n"
