@@ -25,8 +25,8 @@ class _DiffCommand(click.Command):
         try:
             return super().make_context(*args, **kwargs)
         except click.UsageError as e:
-            e.exit_code = EXIT_ERROR
-            raise
+            e.show()
+            sys.exit(EXIT_ERROR)
 
 
 def _error(message: str) -> None:
