@@ -110,7 +110,7 @@ STATEFUL = [
 ]
 
 
-@pytest.mark.parametrize(("group", "kind", "makes"), STATEFUL, ids=lambda v: str(v))
+@pytest.mark.parametrize(("group", "kind", "makes"), STATEFUL, ids=str)
 def test_removing_a_stateful_resource_is_destructive(
     group: str, kind: str, makes: str | None
 ) -> None:
@@ -123,7 +123,7 @@ def test_removing_a_stateful_resource_is_destructive(
     assert "**destructive**" in format_markdown(d)
 
 
-@pytest.mark.parametrize(("group", "kind", "makes"), STATEFUL, ids=lambda v: str(v))
+@pytest.mark.parametrize(("group", "kind", "makes"), STATEFUL, ids=str)
 @pytest.mark.parametrize(
     "field",
     ["metadata.name", "spec.forProvider.region", "spec.providerConfigRef.name"],
@@ -145,7 +145,8 @@ def test_renaming_a_namespace_inside_its_object_is_destructive() -> None:
     after = copy.deepcopy(before)
     manifest(after)["metadata"]["name"] = "payments-renamed"
     (change,) = diff_of(before, after).changes
-    assert change.destructive and "manifest.metadata.name" in change.destructive[0]
+    assert change.destructive
+    assert "manifest.metadata.name" in change.destructive[0]
 
 
 @pytest.mark.parametrize(
@@ -166,13 +167,16 @@ def test_changing_a_stateful_resource_in_place_is_not_destructive(
     change(after)
     d = diff_of(before, after)
     assert [c.action for c in d.changes] == ["changed"]
-    assert not d.changes[0].destructive and not d.changes[0].widening
+    assert not d.changes[0].destructive
+    assert not d.changes[0].widening
     assert d.exit_code() == 1
 
 
 def test_removing_a_stateless_resource_is_not_destructive() -> None:
     d = diff_of(pick("SubnetGroup", group="rds"), None)
-    assert d.changes[0].action == "removed" and not d.destructive and d.exit_code() == 1
+    assert d.changes[0].action == "removed"
+    assert not d.destructive
+    assert d.exit_code() == 1
 
 
 def _rbac(kind: str, **fields: Any) -> Body:
@@ -363,7 +367,7 @@ def test_every_access_widening_change_is_flagged(row: tuple[str, Body | None, Bo
         ),
         (
             "iam-role-description",
-            lambda: iam_role(),
+            iam_role,
             lambda b: fp(b).update(description="other"),
         ),
         (
@@ -379,13 +383,15 @@ def test_changes_beside_access_are_not_widening(
 ) -> None:
     before = body()
     d = diff_of(before, _edit(before, change))
-    assert len(d.changes) == 1 and not d.changes[0].widening, d.changes[0].widening
+    assert len(d.changes) == 1
+    assert not d.changes[0].widening, d.changes[0].widening
 
 
 def test_identical_versions_have_no_changes() -> None:
     resources = {key_of(OWNER, b): b for b in composed()}
     d = compare(resources, copy.deepcopy(resources))
-    assert d.changes == [] and d.exit_code() == 0
+    assert d.changes == []
+    assert d.exit_code() == 0
     assert "no changes" in format_text(d)
 
 
@@ -456,7 +462,8 @@ def test_a_pure_addition_prints_nothing_destructive(tmp_path: Path) -> None:
     assert {c["claim"]["name"] for c in out["changes"]} == {"ledger"}
     assert {c["kind"] for c in out["changes"]} >= {"Instance", "Bucket", "Repository"}
     text = plinth(str(old), str(new)).stdout
-    assert "DESTRUCTIVE" not in text and "0 destructive" in text
+    assert "DESTRUCTIVE" not in text
+    assert "0 destructive" in text
     assert "destructive**:" not in plinth(str(old), str(new), "-o", "markdown").stdout
 
 
@@ -499,7 +506,8 @@ def test_a_claim_the_function_refuses_is_an_error_not_a_removal(tmp_path: Path) 
     r = plinth(str(old), str(new), "-o", "json")
     assert r.returncode == 3, r.stderr
     out = json.loads(r.stdout)
-    assert out["errors"] and "TenantClaim payments/payments" in out["errors"][0]
+    assert out["errors"]
+    assert "TenantClaim payments/payments" in out["errors"][0]
     assert not [c for c in out["changes"] if c["claim"]["kind"] == "TenantClaim"]
 
 
