@@ -514,3 +514,24 @@ def test_a_claim_the_function_refuses_is_an_error_not_a_removal(tmp_path: Path) 
 def test_keys_pair_resources_by_claim_and_composition_resource_name() -> None:
     body = pick("Bucket")
     assert key_of(OWNER, body) == Key(OWNER, body["metadata"]["annotations"][CRN_ANNOTATION])
+
+
+WORKFLOW = REPO / "gitops" / "ci" / "validate-claims.yaml"
+
+
+def test_the_claim_repository_workflow_posts_the_markdown_diff() -> None:
+    from helm import tool_binary
+
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    runs = "\n".join(s.get("run", "") for s in jobs["diff"]["steps"])
+    assert 'plinth diff "origin/$BASE_REF" HEAD -o markdown' in runs
+    assert "gh pr comment" in runs
+    assert jobs["diff"]["permissions"]["pull-requests"] == "write"
+    # With shellcheck on PATH, actionlint also checks every run: script.
+    r = subprocess.run(
+        [tool_binary("actionlint"), "-no-color", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
