@@ -20,6 +20,7 @@ from plinth.cli.package import package_cmd
 from plinth.cli.render import render_cmd
 from plinth.cli.schemas import schemas_cmd
 from plinth.cli.serve import serve_cmd
+from plinth.cli.trace import trace_cmd
 from plinth.cli.validate import validate_cmd
 
 
@@ -49,6 +50,7 @@ for command in (
     dev,
     package_cmd,
     diff_cmd,
+    trace_cmd,
 ):
     main.add_command(command)
 
