@@ -18,6 +18,7 @@ from plinth.cli.gitops import gitops_cmd
 from plinth.cli.new import new_cmd
 from plinth.cli.package import package_cmd
 from plinth.cli.render import render_cmd
+from plinth.cli.report import report_cmd
 from plinth.cli.schemas import schemas_cmd
 from plinth.cli.serve import serve_cmd
 from plinth.cli.trace import trace_cmd
@@ -51,6 +52,7 @@ for command in (
     package_cmd,
     diff_cmd,
     trace_cmd,
+    report_cmd,
 ):
     main.add_command(command)
 

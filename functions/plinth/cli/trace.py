@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -98,7 +98,7 @@ def trace_cmd(
     def read() -> Trace:
         try:
             if filename:
-                return build_trace(_recorded(filename), kind, ns, name)
+                return build_trace(recorded_objects(filename), kind, ns, name)
             return build_trace(read_objects(kube, kind, ns, name), kind, ns, name)
         except TraceError as e:
             fail(str(e), EXIT_BAD_INPUT if "not found" in str(e) else EXIT_FAILED)
@@ -121,14 +121,14 @@ def trace_cmd(
         watch_trace(read, emit, interval=interval)
 
 
-def _recorded(filename: str) -> list[dict[str, object]]:
+def recorded_objects(filename: str) -> list[dict[str, Any]]:
     from plinth.tools.yamlio import InputError, read_path
 
     try:
         docs = read_path(filename)
     except InputError as e:
         fail(str(e))
-    out: list[dict[str, object]] = []
+    out: list[dict[str, Any]] = []
     for d in docs:
         if str(d.body.get("kind", "")).endswith("List"):
             out += [i for i in d.body.get("items") or [] if isinstance(i, dict)]
