@@ -535,3 +535,14 @@ def test_the_claim_repository_workflow_posts_the_markdown_diff() -> None:
         check=False,
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_diff_help_has_examples() -> None:
+    from click.testing import CliRunner
+
+    from plinth.cli import main
+
+    r = CliRunner().invoke(main, ["diff", "--help"])
+    assert r.exit_code == 0
+    assert "Examples:" in r.output
+    assert "plinth diff " in r.output.split("Examples:", 1)[1]

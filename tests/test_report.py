@@ -256,3 +256,14 @@ def test_the_command_reports_recorded_objects_as_table_and_json(tmp_path: Path) 
     assert table.returncode == 0, table.stderr
     assert table.stdout.startswith("TEAM")
     assert "namespaces without workloads: none" in table.stdout
+
+
+def test_report_help_has_examples() -> None:
+    from click.testing import CliRunner
+
+    from plinth.cli import main
+
+    r = CliRunner().invoke(main, ["report", "--help"])
+    assert r.exit_code == 0
+    assert "Examples:" in r.output
+    assert "plinth report " in r.output.split("Examples:", 1)[1]

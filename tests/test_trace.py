@@ -345,3 +345,14 @@ def test_the_fixtures_are_what_plinth_composes() -> None:
             assert o["metadata"]["annotations"]["crossplane.io/composition-resource-name"]
             assert o["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "plinth"
             assert copy.deepcopy(o["status"]["conditions"])
+
+
+def test_trace_help_has_examples() -> None:
+    from click.testing import CliRunner
+
+    from plinth.cli import main
+
+    r = CliRunner().invoke(main, ["trace", "--help"])
+    assert r.exit_code == 0
+    assert "Examples:" in r.output
+    assert "plinth trace " in r.output.split("Examples:", 1)[1]
