@@ -546,3 +546,12 @@ def test_diff_help_has_examples() -> None:
     assert r.exit_code == 0
     assert "Examples:" in r.output
     assert "plinth diff " in r.output.split("Examples:", 1)[1]
+
+
+def test_moving_a_stateful_resource_to_another_api_is_a_replacement() -> None:
+    """The same claim in the other flavor composes the cluster-scoped kind: another object."""
+    before = pick("Bucket", group="s3")
+    after = copy.deepcopy(before)
+    after["apiVersion"] = "s3.aws.upbound.io/v1beta1"
+    (change,) = diff_of(before, after).changes
+    assert change.destructive == ["replaces a bucket (apiVersion changed)"]

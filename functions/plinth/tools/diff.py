@@ -446,6 +446,8 @@ STATEFUL: dict[tuple[str, str], str] = {
 # Fields whose change makes the provider replace the resource: what names it, where it lives,
 # the account it is in (through its ProviderConfig), its engine.
 IDENTITY_FIELDS = (
+    "apiVersion",  # another flavor's or version's kind is another object
+    "kind",
     "metadata.name",
     "metadata.namespace",
     "metadata.annotations.crossplane.io/external-name",
@@ -536,7 +538,7 @@ def classify(change: Change, before: Body | None, after: Body | None) -> None:
             change.destructive.append(f"deletes {stateful}")
         elif change.action == "changed" and after is not None:
             replaced = [p for p in paths if p in IDENTITY_FIELDS]
-            if stateful_kind(after) != stateful:
+            if stateful_kind(after) != stateful and "kind" not in replaced:
                 replaced.append("kind")
             if replaced:
                 change.destructive.append(f"replaces {stateful} ({', '.join(replaced)} changed)")
