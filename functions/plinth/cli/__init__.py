@@ -12,13 +12,16 @@ import click
 from plinth import __version__
 from plinth.cli.access import access_cmd
 from plinth.cli.dev import dev
+from plinth.cli.diff import diff_cmd
 from plinth.cli.generate import generate_cmd, xrds_cmd
 from plinth.cli.gitops import gitops_cmd
 from plinth.cli.new import new_cmd
 from plinth.cli.package import package_cmd
 from plinth.cli.render import render_cmd
+from plinth.cli.report import report_cmd
 from plinth.cli.schemas import schemas_cmd
 from plinth.cli.serve import serve_cmd
+from plinth.cli.trace import trace_cmd
 from plinth.cli.validate import validate_cmd
 
 
@@ -47,6 +50,9 @@ for command in (
     access_cmd,
     dev,
     package_cmd,
+    diff_cmd,
+    trace_cmd,
+    report_cmd,
 ):
     main.add_command(command)
 
