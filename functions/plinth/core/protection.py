@@ -166,8 +166,8 @@ def apply(out: Composition, *, on: bool, with_prod: bool) -> None:
         if on:
             kept.append(crn)
     for crn in out.pending:
-        body = out.observed.body(crn)
-        if body is not None and keeps(body):
+        waiting = out.observed.body(crn)
+        if waiting is not None and keeps(waiting):
             kept.append(crn)  # kept as it was while it waits (Composition.desired)
     out.status["protected"] = sorted(kept)
 
