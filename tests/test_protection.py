@@ -156,6 +156,27 @@ def test_with_protection_off_deleting_the_claim_deletes_prod_too(flavor: str, na
             assert b["spec"]["forProvider"]["skipFinalSnapshot"] is False
 
 
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_a_kept_prod_account_keeps_its_baseline_and_delete_closes_it_all(flavor: str) -> None:
+    baseline = EXTRA_ROWS[("AccountClaim", "baseline")]
+    _, _, rendered, _ = _settled(flavor, "account-prod.yaml")
+    inside = [b for b in rendered.resources if baseline(b)]
+    assert len(inside) > 40, "the network, backups and guardrails"
+    assert all(keeps(b) for b in inside)
+    (account,) = [b for b in rendered.resources if b["kind"] == "Account"]
+    assert keeps(account)
+    # Identity Center assignments are people's access: they go with the claim.
+    assert not [b for b in rendered.resources if b["kind"] == "AccountAssignment" and keeps(b)]
+
+    claim, required = _load(flavor, "account-prod.yaml")
+    claim["spec"]["deletionPolicy"] = "Delete"
+    closing, _ = _settle(claim, required)
+    assert not [_crn(b) for b in closing.resources if keeps(b)]
+    # A dev account is kept, its baseline is not.
+    _, _, dev, _ = _settled(flavor, "account.yaml")
+    assert [_crn(b) for b in dev.resources if keeps(b)] == ["account"]
+
+
 # --- edits that would delete ------------------------------------------------------------------
 
 
@@ -332,11 +353,15 @@ EXTRA_ROWS: dict[tuple[str, str], Callable[[Body], bool]] = {
         b["kind"] == "Repository" and b["apiVersion"].startswith("repo.github")
     ),
     ("AccountClaim", "AWS account"): lambda b: b["kind"] == "Account",
+    ("AccountClaim", "baseline"): lambda b: (
+        b["kind"] not in ("Account", "AccountAssignment", "ProviderConfig")
+        and not b["apiVersion"].startswith("protection.crossplane.io")
+    ),
 }
 SOURCES = {
     "TenantClaim": ["tenant-search.yaml"],
     "AppClaim": ["app-full.yaml", "app.yaml"],
-    "AccountClaim": ["account-prod.yaml"],
+    "AccountClaim": ["account-prod.yaml", "account.yaml"],
 }
 
 

@@ -145,6 +145,29 @@ def keeps(body: Body) -> bool:
     return isinstance(policies, list) and "Delete" not in policies and "*" not in policies
 
 
+def set_deletion(body: Body, *, namespaced: bool, keep: bool, when_off: Mapping[str, Any]) -> None:
+    """Make deleting the managed resource `body` keep (or delete) what it manages."""
+    spec = {
+        k: v
+        for k, v in (body.get("spec") or {}).items()
+        if k not in ("managementPolicies", "deletionPolicy")
+    }
+    spec.update(deletion_fields(namespaced, keep))
+    if not keep and when_off:
+        spec["forProvider"] = {**(spec.get("forProvider") or {}), **when_off}
+    body["spec"] = spec
+
+
+def keep_baseline(bodies: list[Body], *, namespaced: bool, environment: str, kept: bool) -> None:
+    """A prod AWS account that outlives its claim (`kept`: the AccountClaim's
+    `deletionPolicy: Orphan`) keeps its baseline too: its network, backups and guardrails serve
+    what runs in it, which Plinth cannot see from the account's claim."""
+    if environment != PROD or not kept:
+        return
+    for body in bodies:
+        set_deletion(body, namespaced=namespaced, keep=True, when_off={})
+
+
 def apply(out: Composition, *, on: bool, with_prod: bool) -> None:
     """Give every protected resource `out` composes its deletion policy, and record in the
     status what deleting the claim leaves in place."""
@@ -154,15 +177,7 @@ def apply(out: Composition, *, on: bool, with_prod: bool) -> None:
         rule = rule_for(body, out.claim.api.kind, with_prod=with_prod)
         if rule is None:
             continue
-        spec = {
-            k: v
-            for k, v in (body.get("spec") or {}).items()
-            if k not in ("managementPolicies", "deletionPolicy")
-        }
-        spec.update(deletion_fields(namespaced, on))
-        if not on and rule.when_off:
-            spec["forProvider"] = {**(spec.get("forProvider") or {}), **rule.when_off}
-        body["spec"] = spec
+        set_deletion(body, namespaced=namespaced, keep=on, when_off=rule.when_off)
         if on:
             kept.append(crn)
     for crn in out.pending:
