@@ -14,7 +14,8 @@ Two mechanisms, one per way a resource goes away:
 
 Turning `spec.deletionProtection` off is the deliberate, documented second step: protected
 resources are then composed with the Delete policy (and without AWS deletion protection), and
-edits may drop them.
+edits may drop them. An AccountClaim has its own step, `deletionPolicy: Delete`: a prod
+account kept on deletion keeps its whole baseline (keep_baseline).
 """
 
 from __future__ import annotations

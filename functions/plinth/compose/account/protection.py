@@ -17,7 +17,8 @@ from plinth.core.composition import Body
 def build(
     ctx: Context, account: Body, baseline: list[Planned], anchors: list[str]
 ) -> list[Planned]:
-    """One Usage of the Account by each anchor: a baseline resource others depend on."""
+    """One Usage of the Account by each anchor: a baseline resource others depend on; and the
+    baseline of a prod account kept on deletion made to outlive the claim with it."""
     protection.keep_baseline(
         [p.body for p in baseline],
         namespaced=ctx.claim.flavor.namespaced,
