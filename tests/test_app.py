@@ -504,7 +504,8 @@ def _claim_of(spec: dict[str, Any], flavor: str) -> dict[str, Any]:
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(before=specs(), after=specs(), flavor=st.sampled_from(["v2", "legacy"]), data=st.data())
 def test_nothing_is_dropped_or_renamed(before, after, flavor, data) -> None:  # type: ignore[no-untyped-def]
-    old, new = _claim_of(before, flavor), _claim_of(after, flavor)
+    # The edit is made on purpose: refusing one that would delete prod is test_protection's.
+    old, new = _claim_of(before, flavor), _claim_of({**after, "deletionProtection": False}, flavor)
     previous = observe(phases(old)[-1].resources)
     observed = data.draw(
         st.lists(st.sampled_from(previous), unique_by=lambda r: r["metadata"]["name"])

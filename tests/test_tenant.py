@@ -526,7 +526,8 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(before=specs(), after=specs(), flavor=st.sampled_from(["v2", "legacy"]), data=st.data())
 def test_nothing_is_dropped_or_renamed(before, after, flavor, data) -> None:  # type: ignore[no-untyped-def]
-    old, new = _claim_of(before, flavor), _claim_of(after, flavor)
+    # The edit is made on purpose: refusing one that would delete prod is test_protection's.
+    old, new = _claim_of(before, flavor), _claim_of({**after, "deletionProtection": False}, flavor)
     previous = ready(phases(old)[-1].resources)
     observed = data.draw(
         st.lists(st.sampled_from(previous), unique_by=lambda r: r["metadata"]["name"])

@@ -13,8 +13,14 @@ from typing import Annotated
 from pydantic import Field, model_validator
 from pydantic.config import JsonDict
 
-from plinth.api.base import DNS_LABEL_PATTERN, ApiModel, DnsLabel, Environment
-from plinth.api.status import ClaimStatus
+from plinth.api.base import (
+    DNS_LABEL_PATTERN,
+    ApiModel,
+    DnsLabel,
+    Environment,
+    deletion_protection_field,
+)
+from plinth.api.status import ProtectedStatus
 from plinth.api.tenant import Quantity
 
 # Resource names become parts of AWS names (<team>-<app>-<env>-<name>) and of environment
@@ -233,6 +239,7 @@ class AppSpec(ApiModel):
         description="VPC and subnets for databases and caches of every environment that names "
         "none; defaults to the private subnets each environment's AccountClaim reports.",
     )
+    deletion_protection: bool = deletion_protection_field()
 
     @model_validator(mode="after")
     def _unique(self) -> AppSpec:
@@ -270,7 +277,7 @@ class AppResourceStatus(ApiModel):
     )
 
 
-class AppStatus(ClaimStatus):
+class AppStatus(ProtectedStatus):
     repository_url: str | None = Field(default=None, description="The GitHub repository.")
     image_repository: str | None = Field(default=None, description="The ECR repository URL.")
     environments: list[AppEnvironmentStatus] = Field(default_factory=list)

@@ -74,3 +74,14 @@ Tags = Annotated[
         max_length=40,
     ),
 ]
+
+
+def deletion_protection_field() -> Any:
+    """`spec.deletionProtection` of the claims that compose prod data (docs/deletion.md): one
+    wording for every kind that has it."""
+    return Field(
+        default=True,
+        description="On (default): deleting the claim leaves what holds prod data or serves "
+        "prod in place (docs/deletion.md lists it per kind), and an edit that would delete any of "
+        "it is refused. Set it to false, and apply, as the deliberate first step of deleting it.",
+    )

@@ -14,3 +14,13 @@ class ClaimStatus(ApiModel):
     message: str | None = Field(
         default=None, description="What the claim is waiting for, in plain words."
     )
+
+
+class ProtectedStatus(ClaimStatus):
+    """The status of a claim whose prod resources outlive it (docs/deletion.md)."""
+
+    protected: list[str] = Field(
+        default_factory=list,
+        description="Composed resources (composition resource names) that deleting the claim "
+        "leaves in place; empty once spec.deletionProtection is false (docs/deletion.md).",
+    )

@@ -15,9 +15,10 @@ from plinth.api.base import (
     DnsLabel,
     Environment,
     TeamName,
+    deletion_protection_field,
 )
 from plinth.api.platform import DEFAULT_RESERVED_NAMESPACES
-from plinth.api.status import ClaimStatus
+from plinth.api.status import ProtectedStatus
 
 # A namespace is <team>-<suffix>: 30 + 1 + 32 stays within a DNS label's 63 characters.
 NamespaceSuffix = Annotated[str, Field(min_length=1, max_length=32, pattern=DNS_LABEL_PATTERN)]
@@ -326,6 +327,7 @@ class TenantSpec(ApiModel):
         "Off by default, because dev and prod never share an account (security, and cost per "
         "workload); set it only on purpose.",
     )
+    deletion_protection: bool = deletion_protection_field()
 
     @model_validator(mode="after")
     def _accounts(self) -> TenantSpec:
@@ -422,7 +424,7 @@ class TenantAccountStatus(ApiModel):
     account_id: str = Field(description="The AWS account its apps' resources land in.")
 
 
-class TenantStatus(ClaimStatus):
+class TenantStatus(ProtectedStatus):
     namespaces: list[TenantNamespace] = Field(
         default_factory=list, description="Namespaces per environment and cluster."
     )

@@ -1,20 +1,30 @@
-"""Phase 3: Usages that keep the Account while the baseline inside it exists.
+"""Phase 3: Usages that keep the Account while the baseline inside it exists, and the
+baseline of a prod account that outlives its claim (plinth.core.protection, docs/deletion.md).
 
-Without them, deleting a claim deletes everything at once, and the Account (with the
+Without the Usages, deleting a claim deletes everything at once, and the Account (with the
 ProviderConfig that reaches into it) may go before the resources that need it to be deleted.
 """
 
 from __future__ import annotations
 
+from plinth.api.account import DeletionPolicy
 from plinth.builders import crossplane
 from plinth.compose.account.context import ACCOUNT, Context, Planned
+from plinth.core import protection
 from plinth.core.composition import Body
 
 
 def build(
     ctx: Context, account: Body, baseline: list[Planned], anchors: list[str]
 ) -> list[Planned]:
-    """One Usage of the Account by each anchor: a baseline resource others depend on."""
+    """One Usage of the Account by each anchor: a baseline resource others depend on; and the
+    baseline of a prod account kept on deletion made to outlive the claim with it."""
+    protection.keep_baseline(
+        [p.body for p in baseline],
+        namespaced=ctx.claim.flavor.namespaced,
+        environment=ctx.spec.environment.value,
+        kept=ctx.spec.deletion_policy is DeletionPolicy.ORPHAN,
+    )
     by_crn = {p.crn: p.body for p in baseline}
     out = []
     for anchor in anchors:

@@ -1,7 +1,11 @@
-"""Prod data outlives mistakes: prod databases and buckets are orphaned on deletion (their
-managed resources lack the Delete policy), databases also carry deletion protection, and a
-Usage ties each of them to the app's workload role, so Crossplane deletes them, if ever, only
-after the app is gone."""
+"""Prod data outlives mistakes (the rules: plinth.core.protection, docs/deletion.md).
+
+Deleting the claim leaves the prod databases, buckets, queues and caches and the image
+repository of an app with prod in place, and an edit that would delete one is refused, until
+`spec.deletionProtection` is turned off on purpose. Prod databases also carry RDS deletion
+protection, and a Usage ties each prod database and bucket to the app's workload role, so
+Crossplane deletes them, if ever, only after the app is gone.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from plinth.api.base import Environment
 from plinth.builders import crossplane
 from plinth.compose.app import buckets, databases, identity
 from plinth.compose.app.context import Context
+from plinth.core import protection as rules
 
 
 def usage_crn(of: str) -> str:
@@ -26,6 +31,13 @@ def protected(ctx: Context) -> list[str]:
 
 
 def build(ctx: Context) -> None:
+    """Once every data store is planned: the Usages, then the deletion rules."""
+    _usages(ctx)
+    with_prod = any(e.name is Environment.PROD for e in ctx.spec.environments)
+    rules.protect(ctx.out, on=ctx.spec.deletion_protection, with_prod=with_prod)
+
+
+def _usages(ctx: Context) -> None:
     guarded = protected(ctx)
     if not guarded:
         return

@@ -90,6 +90,7 @@ def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required
             certificates.build(ctx, p, ns)
     appproject.build(ctx)
     access.build(ctx)
+    namespaces_.protect(ctx)
     _status(ctx)
     return out
 

@@ -1,9 +1,13 @@
-"""The tenant's Namespaces, labelled for the tenant and for Pod Security Admission."""
+"""The tenant's Namespaces, labelled for the tenant and for Pod Security Admission, and what
+keeps the prod ones when the claim is deleted or an edit would drop one (protect: the rules are
+plinth.core.protection's, the table docs/deletion.md)."""
 
 from __future__ import annotations
 
+from plinth.api.base import Environment
 from plinth.builders import kubernetes as k8s
 from plinth.compose.tenant.context import Context, Placement, crn
+from plinth.core import protection
 
 PSA = "pod-security.kubernetes.io"
 
@@ -33,3 +37,11 @@ def build(ctx: Context, placement: Placement, namespace: str) -> None:
             provider_config=placement.cluster.kubernetes_provider_config,
         ),
     )
+
+
+def protect(ctx: Context) -> None:
+    """Once every namespace is planned: prod namespaces, with the policies that keep what runs
+    in them isolated and reachable, outlive the claim; an edit that would delete one (removing
+    prod or one of its namespaces, moving it to another cluster) is refused."""
+    with_prod = any(e.name is Environment.PROD for e in ctx.spec.environments)
+    protection.protect(ctx.out, on=ctx.spec.deletion_protection, with_prod=with_prod)
