@@ -179,7 +179,6 @@ class Resources(ApiModel):
     )
 
 
-
 class Previews(ApiModel):
     """Pull request previews: each labelled pull request runs in a namespace of its own in dev."""
 

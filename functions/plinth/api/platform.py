@@ -141,7 +141,6 @@ class IdentityCenter(ApiModel):
     identity_store_id: str = Field(pattern=r"^d-[0-9a-f]{10}$", description="Identity store id.")
 
 
-
 # Karpenter's resource quantities (CPU cores, memory): the subset NodePool limits use.
 PoolQuantity = Annotated[
     str,
