@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import Field
+from pydantic.config import JsonDict
 
 from plinth.api.base import ApiModel
 
@@ -37,7 +38,7 @@ class Override(ApiModel):
     )
 
 
-OVERRIDES_RULES = {
+OVERRIDES_RULES: JsonDict = {
     "x-kubernetes-validations": [
         {
             "rule": "self.all(o, self.exists_one(p, p.resource == o.resource))",

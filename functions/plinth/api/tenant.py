@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, model_validator
+from pydantic.config import JsonDict
 
 from plinth.api.base import (
     DNS_LABEL_PATTERN,
@@ -94,7 +95,7 @@ class Consolidation(StrEnum):
     WHEN_EMPTY_OR_UNDERUTILIZED = "WhenEmptyOrUnderutilized"
 
 
-_UNIQUE_ITEMS = {
+_UNIQUE_ITEMS: JsonDict = {
     "x-kubernetes-validations": [
         {"rule": "self.all(x, self.exists_one(y, y == x))", "message": "list each value once"}
     ]

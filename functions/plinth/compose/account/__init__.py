@@ -21,7 +21,6 @@ The claim's overrides (plinth.core.overrides) are applied last, as in every clai
 
 from __future__ import annotations
 
-
 from plinth.api.account import AccountSpec
 from plinth.api.base import ApiModel
 from plinth.compose.account import phases

@@ -21,9 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from plinth.api.base import Environment
-from plinth.builders import argocd
+from plinth.builders import argocd, kyverno
 from plinth.builders import kubernetes as k8s
-from plinth.builders import kyverno
 from plinth.compose.app import config, delivery, repository
 from plinth.compose.app.context import Context, Placement
 from plinth.compose.tenant import network_policies, quotas
@@ -153,7 +152,8 @@ def _generate(name: str, kind: str, api_version: str, data: dict[str, Any]) -> d
 
 def generate_rules(ctx: Context, p: Placement) -> list[dict[str, Any]]:
     """What each preview namespace gets, as the tenant's namespaces get it from Plinth."""
-    assert ctx.tenant is not None and ctx.accounts is not None
+    assert ctx.tenant is not None
+    assert ctx.accounts is not None
     tctx = TenantContext(
         claim=ctx.claim,
         spec=ctx.tenant,

@@ -27,7 +27,7 @@ from plinth.core.tenancy import Refused
 DEDICATED = "plinth.dev/dedicated"
 EXPIRE_AFTER = "720h"
 
-_SUFFIXES = {
+_SUFFIXES: dict[str, Decimal | int] = {
     "": 1,
     "m": Decimal("0.001"),
     "k": 10**3,
