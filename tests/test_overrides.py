@@ -325,13 +325,14 @@ def test_one_refused_override_stops_the_others() -> None:
         }
     )
     rendered = render(to_composite(claim), extra_resources=required)
-    assert rendered.fatal and not rendered.resources
+    assert rendered.fatal
+    assert not rendered.resources
 
 
 def test_override_of_a_pending_resource_waits_for_it() -> None:
     """In an early phase the overridden resource may not be composed yet: nothing is refused,
     and the patch applies once it is."""
-    claim, required = _claim_and_required(EXAMPLES / "app-previews.yaml")
+    claim, _required = _claim_and_required(EXAMPLES / "app-previews.yaml")
     claim = with_overrides(
         claim,
         [{"resource": "previews-applicationset", "patch": {"spec": {"forProvider": {"x": 1}}}}],
