@@ -135,6 +135,11 @@ def build(ctx: Context, placement: Placement) -> None:
             f"{placement.cluster.name} has no Karpenter (platform config); the tenant's pods "
             "there run on the shared nodes"
         )
+        # A pool that exists stays as it is: dropping it would drain the tenant's nodes
+        # because of an edit to the platform config.
+        for crn in (nodeclass_crn(placement), nodepool_crn(placement)):
+            if crn in ctx.observed:
+                ctx.out.wait(crn, f"cluster {placement.cluster.name} lost its Karpenter config")
         return
     _warn_architectures(ctx, placement, cap)
     labels = ctx.labels(placement.environment)

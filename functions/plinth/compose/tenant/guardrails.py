@@ -283,6 +283,15 @@ def build(ctx: Context, placement: Placement) -> None:
             ),
         )
     ]
+    kept = (
+        capacity.capacity_of(ctx, placement) is not None
+        and not capacity.has_pool(ctx, placement)
+        and placement_crn(placement) in ctx.observed
+    )
+    if kept:
+        # The pool stays while the platform config lacks Karpenter (capacity.py), so does
+        # what keeps it the tenant's.
+        ctx.out.wait(placement_crn(placement), f"cluster {cluster.name} lost its Karpenter config")
     if capacity.has_pool(ctx, placement):
         policies.append(
             (
