@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from conftest import EXAMPLES, assert_valid, render_claim
+from kyverno_cli import final_resources, kyverno
 from plinth.compose.tenant import network_policies, quotas
 from plinth.tools.validate import Validator
 from plinth.tools.yamlio import read_path
-from test_guardrails import final_resources, kyverno, manifests
 
 Body = dict[str, Any]
 CRN = "crossplane.io/composition-resource-name"
