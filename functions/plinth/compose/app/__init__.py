@@ -5,8 +5,9 @@ Where each thing is built: repository.py (GitHub), images.py (ECR, CI role), net
 (subnet groups, security groups), databases.py, buckets.py, queues.py, caches.py,
 identity.py (workload role, Pod Identity, ServiceAccount), config.py (ConfigMap, SecretStore,
 ExternalSecret), delivery.py (Argo CD Applications), observability.py (ServiceMonitor,
-PrometheusRule), protection.py (prod Usages), previews.py (pull request previews). The claim's
-overrides (plinth.core.overrides) are applied last, as in every claim. The gates they share are named in context.py.
+PrometheusRule), protection.py (prod Usages), previews.py (pull request previews). The gates
+they share are named in context.py. The claim's overrides (plinth.core.overrides) are applied
+last, as in every claim.
 """
 
 from __future__ import annotations
