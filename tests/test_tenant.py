@@ -144,7 +144,13 @@ def test_objects_are_unique_per_cluster(lifecycle: tuple[dict[str, Any], list[Re
     assert len(keys) == len(set(keys))
 
 
-READINESS = {"Certificate": "DeriveFromObject"}
+# Kinds whose controller reports a Ready condition: the claim waits for it.
+READINESS = {
+    "Certificate": "DeriveFromObject",
+    "ClusterPolicy": "DeriveFromObject",
+    "NodePool": "DeriveFromObject",
+    "EC2NodeClass": "DeriveFromObject",
+}
 
 
 def test_readiness_policy_fits_the_kind(lifecycle: tuple[dict[str, Any], list[Rendered]]) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 
 from plinth.api.base import ApiModel, AwsRegion, Cidr, DnsLabel, Environment, Tags
+from plinth.api.overrides import Override, overrides_field
 from plinth.api.status import ClaimStatus
 
 # A VPC is at most a /16 (AWS); at most a /22 so that the smallest subnet of the layout
@@ -282,6 +283,7 @@ class AccountSpec(ApiModel):
         "accident.",
     )
     tags: Tags
+    overrides: list[Override] = overrides_field()
 
     @field_validator("access")
     @classmethod

@@ -21,6 +21,7 @@ from plinth.api.base import (
     deletion_protection_field,
 )
 from plinth.api.status import ProtectedStatus
+from plinth.api.overrides import Override, overrides_field
 from plinth.api.tenant import Quantity
 
 # Resource names become parts of AWS names (<team>-<app>-<env>-<name>) and of environment
@@ -184,7 +185,38 @@ class Resources(ApiModel):
     )
 
 
+class Previews(ApiModel):
+    """Pull request previews: each labelled pull request runs in a namespace of its own in dev."""
+
+    label: str = Field(
+        default="preview",
+        min_length=1,
+        max_length=50,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._:/-]*$",
+        description="The GitHub label that asks for a preview; only open pull requests with "
+        "it are deployed.",
+    )
+    replicas: int = Field(default=1, ge=1, le=3, description="Replicas of each preview.")
+    requeue_after_seconds: int = Field(
+        default=180,
+        ge=30,
+        le=3600,
+        description="How often Argo CD asks GitHub for the pull requests.",
+    )
+
+
 class AppSpec(ApiModel):
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.previews) || self.environments.exists(e, e.name == 'dev')",
+                    "message": "previews run in the dev environment: add it to environments",
+                }
+            ]
+        }
+    }
+
     tenant: DnsLabel = Field(description="Name of the TenantClaim in this namespace.")
     environments: list[AppEnvironment] = Field(
         min_length=1,
@@ -240,6 +272,13 @@ class AppSpec(ApiModel):
         "none; defaults to the private subnets each environment's AccountClaim reports.",
     )
     deletion_protection: bool = deletion_protection_field()
+    previews: Previews | None = Field(
+        default=None,
+        description="Deploy every open pull request with the chosen label to an ephemeral "
+        "namespace of the dev environment (<team>-<app>-pr-<number>), removed when the pull "
+        "request closes. Needs the dev environment.",
+    )
+    overrides: list[Override] = overrides_field()
 
     @model_validator(mode="after")
     def _unique(self) -> AppSpec:
@@ -251,6 +290,8 @@ class AppSpec(ApiModel):
         envs = [e.name for e in self.environments]
         if len(set(envs)) != len(envs):
             raise ValueError("each environment may be listed once")
+        if self.previews is not None and Environment.DEV not in envs:
+            raise ValueError("previews run in the dev environment: add it to environments")
         return self
 
 

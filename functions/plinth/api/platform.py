@@ -141,6 +141,98 @@ class IdentityCenter(ApiModel):
     identity_store_id: str = Field(pattern=r"^d-[0-9a-f]{10}$", description="Identity store id.")
 
 
+# Karpenter's resource quantities (CPU cores, memory): the subset NodePool limits use.
+PoolQuantity = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$",
+        max_length=20,
+        description="A Kubernetes quantity, for example 16 or 64Gi.",
+    ),
+]
+
+TagSelector = Annotated[
+    dict[str, str],
+    Field(
+        min_length=1,
+        max_length=10,
+        description="AWS tags that select the resources (Karpenter selector terms).",
+    ),
+]
+
+
+class Karpenter(ApiModel):
+    """Karpenter on a cluster: what the node classes of dedicated pools use."""
+
+    node_role: str = Field(
+        pattern=r"^[\w+=,.@-]{1,64}$",
+        description="IAM role (name) of the nodes Karpenter launches; its access entry is the "
+        "platform's.",
+    )
+    subnet_selector: TagSelector = Field(
+        description="Tags of the subnets nodes launch in, e.g. karpenter.sh/discovery: <cluster>."
+    )
+    security_group_selector: TagSelector = Field(
+        description="Tags of the security groups of the nodes."
+    )
+    ami_alias: str = Field(
+        default="al2023@latest",
+        pattern=r"^(al2023|bottlerocket)@(latest|v[0-9]+(\.[0-9]+)*)$",
+        description="EC2NodeClass amiSelectorTerms alias: the AMI family and version.",
+    )
+
+
+class CapacityLimits(ApiModel):
+    """What a tenant's dedicated node pool may ask for (TenantClaim environments[].capacity)."""
+
+    instance_families: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,15}$")]] = Field(
+        default_factory=lambda: ["c7g", "c7i", "m7g", "m7i", "r7g", "r7i"],
+        min_length=1,
+        max_length=50,
+        description="EC2 instance families a pool may use; a pool that names none gets these.",
+    )
+    instance_sizes: list[Annotated[str, Field(pattern=r"^[a-z0-9]{1,12}$")]] = Field(
+        default_factory=lambda: ["large", "xlarge", "2xlarge", "4xlarge"],
+        min_length=1,
+        max_length=30,
+        description="EC2 instance sizes a pool may use; a pool that names none gets these.",
+    )
+    max_cpu: PoolQuantity = Field(
+        default="64", description="Largest CPU limit (cores) of one pool."
+    )
+    max_memory: PoolQuantity = Field(
+        default="256Gi", description="Largest memory limit of one pool."
+    )
+
+
+class Guardrails(ApiModel):
+    """The Kyverno policies every tenant namespace gets (docs/tenant.md#guardrails)."""
+
+    allowed_registries: list[Annotated[str, Field(min_length=3, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=30,
+        description="Image prefixes every tenant may pull from besides its own ECR repositories "
+        "(for example public.ecr.aws/docker/library/); a prefix ends in '/'.",
+    )
+    validation_failure_action: Literal["Enforce", "Audit"] = Field(
+        default="Enforce",
+        description="Enforce denies what breaks a rule; Audit only reports it (for rolling the "
+        "policies out on a cluster with existing workloads). A platform setting: no tenant "
+        "can choose it.",
+    )
+
+    @model_validator(mode="after")
+    def _prefixes(self) -> Guardrails:
+        for r in self.allowed_registries:
+            # Without the trailing '/', registry.example.com would admit registry.example.com.evil.io.
+            if not r.endswith("/") or any(c in r for c in "*?"):
+                raise ValueError(
+                    f"guardrails.allowedRegistries: {r!r} must be a prefix ending in '/', "
+                    "without wildcards"
+                )
+        return self
+
+
 class Cluster(ApiModel):
     """One shared, multi-tenant EKS cluster."""
 
@@ -192,6 +284,16 @@ class Cluster(ApiModel):
     cluster_issuer: str = Field(
         default="letsencrypt", description="cert-manager ClusterIssuer for tenant certificates."
     )
+    karpenter: Karpenter | None = Field(
+        default=None,
+        description="Karpenter on this cluster, for tenants' dedicated node pools. Without it, "
+        "a tenant asking for dedicated capacity here gets a warning and the shared nodes.",
+    )
+    kyverno: bool = Field(
+        default=True,
+        description="Kyverno runs on this cluster: tenant guardrails and dedicated-pool "
+        "placement are Kyverno policies. Without it they are not composed (a warning says so).",
+    )
 
     @property
     def destination(self) -> str:
@@ -217,6 +319,14 @@ class GitHub(ApiModel):
         pattern=r"^[A-Za-z0-9._/-]{1,100}$",
         description="Branch Argo CD syncs from: CI writes it (main plus the image tag bump), "
         "so main stays protected.",
+    )
+    pull_request_token_secret: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        max_length=253,
+        description="Secret in Argo CD's namespace (key `token`) with a GitHub token the "
+        "ApplicationSet pull request generator of app previews reads pull requests with; "
+        "without it the generator calls GitHub unauthenticated (rate limited).",
     )
 
 
@@ -316,6 +426,13 @@ class PlatformConfig(ApiModel):
     )
     tags: dict[str, str] = Field(
         default_factory=dict, description="AWS tags added to every AWS resource Plinth composes."
+    )
+    capacity: CapacityLimits = Field(
+        default_factory=CapacityLimits,
+        description="Limits of tenants' dedicated node pools.",
+    )
+    guardrails: Guardrails = Field(
+        default_factory=Guardrails, description="Platform defaults of tenant guardrails."
     )
 
     @model_validator(mode="after")

@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, model_validator
+from pydantic.config import JsonDict
 
 from plinth.api.base import (
     DNS_LABEL_PATTERN,
@@ -17,6 +18,7 @@ from plinth.api.base import (
     TeamName,
     deletion_protection_field,
 )
+from plinth.api.overrides import Override, overrides_field
 from plinth.api.platform import DEFAULT_RESERVED_NAMESPACES
 from plinth.api.status import ProtectedStatus
 
@@ -79,6 +81,97 @@ class AccountRef(ApiModel):
         return self
 
 
+class CapacityType(StrEnum):
+    SPOT = "spot"
+    ON_DEMAND = "on-demand"
+
+
+class Architecture(StrEnum):
+    AMD64 = "amd64"
+    ARM64 = "arm64"
+
+
+class Consolidation(StrEnum):
+    WHEN_EMPTY = "WhenEmpty"
+    WHEN_EMPTY_OR_UNDERUTILIZED = "WhenEmptyOrUnderutilized"
+
+
+_UNIQUE_ITEMS: JsonDict = {
+    "x-kubernetes-validations": [
+        {"rule": "self.all(x, self.exists_one(y, y == x))", "message": "list each value once"}
+    ]
+}
+
+
+class DedicatedCapacity(ApiModel):
+    """A node pool of the tenant's own on each cluster of the environment (Karpenter)."""
+
+    capacity_types: list[CapacityType] = Field(
+        default_factory=lambda: [CapacityType.ON_DEMAND],
+        min_length=1,
+        max_length=2,
+        description="spot, on-demand, or both (Karpenter prefers spot when both are listed).",
+        json_schema_extra=_UNIQUE_ITEMS,
+    )
+    architectures: list[Architecture] = Field(
+        default_factory=lambda: [Architecture.AMD64],
+        min_length=1,
+        max_length=2,
+        description="amd64, arm64 (Graviton), or both: images must be built for each.",
+        json_schema_extra=_UNIQUE_ITEMS,
+    )
+    instance_families: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,15}$")]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="EC2 instance families (m7g, c7i, ...) within those the platform allows; "
+        "empty means all of them.",
+        json_schema_extra=_UNIQUE_ITEMS,
+    )
+    instance_sizes: list[Annotated[str, Field(pattern=r"^[a-z0-9]{1,12}$")]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="EC2 instance sizes (large, xlarge, ...) within those the platform allows; "
+        "empty means all of them.",
+        json_schema_extra=_UNIQUE_ITEMS,
+    )
+    cpu: Quantity = Field(
+        default="16", description="CPU limit of the pool (cores, over all its nodes)."
+    )
+    memory: Quantity = Field(default="64Gi", description="Memory limit of the pool.")
+    disruption_budget: str = Field(
+        default="10%",
+        pattern=r"^(100|[1-9]?[0-9])%$|^[0-9]+$",
+        description="How many nodes Karpenter may disrupt at once: a count or a percentage.",
+    )
+    consolidation: Consolidation = Field(
+        default=Consolidation.WHEN_EMPTY_OR_UNDERUTILIZED,
+        description="WhenEmptyOrUnderutilized packs pods onto fewer nodes; WhenEmpty only "
+        "removes empty nodes.",
+    )
+    consolidate_after: str = Field(
+        default="5m",
+        pattern=r"^([0-9]+(s|m|h))+$",
+        description="How long a node must be consolidatable before Karpenter acts.",
+    )
+
+
+class Guardrails(ApiModel):
+    """Per-tenant choices of the Kyverno guardrails, all of them no weaker than the platform's."""
+
+    registries: list[Annotated[str, Field(min_length=3, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=30,
+        description="Narrow the registries the platform allows to these (each one of the "
+        "platform's allowedRegistries); empty means all of them. The tenant's own ECR "
+        "repositories are always allowed.",
+    )
+    require_limits: bool = Field(
+        default=False,
+        description="Also require a memory limit on every container (stricter than the "
+        "default, which requires requests).",
+    )
+
+
 class TenantEnvironment(ApiModel):
     """One environment the team runs in."""
 
@@ -109,6 +202,12 @@ class TenantEnvironment(ApiModel):
         "account id with its ProviderConfig); defaults to spec.account. Every AWS resource of "
         "the environment's apps lands there. A prod environment never shares an account with a "
         "non-prod one.",
+    )
+    capacity: DedicatedCapacity | None = Field(
+        default=None,
+        description="Dedicated capacity: a Karpenter node pool of the tenant's own on each "
+        "cluster of this environment, tainted for the tenant; every pod of the tenant's "
+        "namespaces there lands on it. Empty means the shared nodes.",
     )
 
 
@@ -320,6 +419,13 @@ class TenantSpec(ApiModel):
         description="Git repositories (names in the platform's GitHub organization, or URL "
         "globs) Argo CD may sync the tenant's apps from. Empty means <team> and <team>-*.",
     )
+
+    guardrails: Guardrails = Field(
+        default_factory=Guardrails,
+        description="Kyverno policies in every namespace: images from allowed registries, "
+        "requests required, no host namespaces, privileged containers or hostPath.",
+    )
+    overrides: list[Override] = overrides_field()
 
     allow_shared_prod_account: bool = Field(
         default=False,

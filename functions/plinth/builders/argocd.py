@@ -91,3 +91,45 @@ def app_project(
             ],
         },
     )
+
+
+def pull_request_application_set(
+    name: str,
+    *,
+    namespace: str,
+    labels: dict[str, str],
+    owner: str,
+    repo: str,
+    pr_labels: list[str],
+    requeue_after_seconds: int,
+    token_secret: str | None,
+    template: dict[str, Any],
+) -> dict[str, Any]:
+    """An ApplicationSet whose pull request generator makes one Application per open pull
+    request with the labels; Argo CD deletes it when the pull request closes."""
+    github: dict[str, Any] = {"owner": owner, "repo": repo, "labels": pr_labels}
+    if token_secret:
+        github["tokenRef"] = {"secretName": token_secret, "key": "token"}
+    return manifest(
+        API_VERSION,
+        "ApplicationSet",
+        name,
+        namespace=namespace,
+        labels=labels,
+        spec={
+            "goTemplate": True,
+            "goTemplateOptions": ["missingkey=error"],
+            "generators": [
+                {
+                    "pullRequest": {
+                        "github": github,
+                        "requeueAfterSeconds": requeue_after_seconds,
+                    }
+                }
+            ],
+            # Only the generator's Applications, never ones edited by hand: the ApplicationSet
+            # is Plinth's, and so is what it generates.
+            "syncPolicy": {"applicationsSync": "sync", "preserveResourcesOnDeletion": False},
+            "template": template,
+        },
+    )

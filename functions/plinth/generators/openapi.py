@@ -32,6 +32,8 @@ _KEEP = {
     "default",
     "format",
     "x-kubernetes-validations",
+    # An override's patch is free-form; the function decides what it may touch.
+    "x-kubernetes-preserve-unknown-fields",
     *VALUE_CONSTRAINTS,
 }
 

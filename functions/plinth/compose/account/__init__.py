@@ -15,8 +15,24 @@ Where each thing is built:
 * `ci_identity` - the GitHub Actions OIDC provider app pipelines assume roles with (phase 3)
 * `protection` - Usages that keep the Account while its baseline exists (phase 3)
 * `phases` - the gates between the phases, and the claim's status
+
+The claim's overrides (plinth.core.overrides) are applied last, as in every claim.
 """
 
-from plinth.compose.account.phases import compose
+from __future__ import annotations
+
+from plinth.api.account import AccountSpec
+from plinth.api.base import ApiModel
+from plinth.compose.account import phases
+from plinth.core import overrides
+from plinth.core.composition import Claim, Composition, Observed, Required
+
+
+def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required) -> Composition:
+    assert isinstance(spec, AccountSpec)
+    out = phases.compose(claim, spec, observed, required)
+    overrides.apply(out, spec.overrides)
+    return out
+
 
 __all__ = ["compose"]

@@ -5,7 +5,9 @@ Where each thing is built: repository.py (GitHub), images.py (ECR, CI role), net
 (subnet groups, security groups), databases.py, buckets.py, queues.py, caches.py,
 identity.py (workload role, Pod Identity, ServiceAccount), config.py (ConfigMap, SecretStore,
 ExternalSecret), delivery.py (Argo CD Applications), observability.py (ServiceMonitor,
-PrometheusRule), protection.py (prod Usages). The gates they share are named in context.py.
+PrometheusRule), protection.py (prod Usages), previews.py (pull request previews). The gates
+they share are named in context.py. The claim's overrides (plinth.core.overrides) are applied
+last, as in every claim.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from plinth.compose.app import (
     images,
     network,
     observability,
+    previews,
     protection,
     queues,
     repository,
 )
 from plinth.compose.app.context import Context, Contribution, placements_for
+from plinth.core import overrides
 from plinth.core.composition import (
     Claim,
     Composition,
@@ -139,8 +143,10 @@ def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required
     delivery.build(ctx)
     observability.build(ctx)
     protection.build(ctx)
+    previews.build(ctx)
     repository.build(ctx, _variables(ctx))
     _status(ctx, contributed)
+    overrides.apply(out, spec.overrides)
     return out
 
 

@@ -3,7 +3,9 @@
 deliverable (an Argo CD AppProject).
 
 Where each part is built: namespaces.py, quotas.py, network_policies.py, rbac.py,
-certificates.py, appproject.py and access.py (IAM roles, EKS access entries).
+certificates.py, appproject.py, access.py (IAM roles, EKS access entries), capacity.py
+(dedicated Karpenter node pools) and guardrails.py (Kyverno policies). The claim's overrides
+(plinth.core.overrides) are applied last, as in every claim.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from plinth.compose import accounts
 from plinth.compose.tenant import (
     access,
     appproject,
+    capacity,
     certificates,
+    guardrails,
     network_policies,
     quotas,
     rbac,
 )
 from plinth.compose.tenant import namespaces as namespaces_
 from plinth.compose.tenant.context import Context, Placement
+from plinth.core import overrides
 from plinth.core.composition import Claim, Composition, Observed, Required, Requirement
 from plinth.core.tenancy import check_host
 
@@ -88,10 +93,15 @@ def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required
             quotas.build(ctx, p, ns)
             rbac.build(ctx, p, ns)
             certificates.build(ctx, p, ns)
+    capacity.check(ctx)
+    for p in ctx.placements:
+        capacity.build(ctx, p)
+        guardrails.build(ctx, p)
     appproject.build(ctx)
     access.build(ctx)
     namespaces_.protect(ctx)
     _status(ctx)
+    overrides.apply(out, spec.overrides)
     return out
 
 
