@@ -82,7 +82,9 @@ def default_required(claim_source: str) -> list[Document]:
     for directory in path.resolve().parent.parents:
         platform = directory / "platform.yaml"
         if platform.is_file():
-            return found + [d for d in read_path_cached(str(platform)) if d.kind == "EnvironmentConfig"]
+            return found + [
+                d for d in read_path_cached(str(platform)) if d.kind == "EnvironmentConfig"
+            ]
     return found
 
 

@@ -38,6 +38,22 @@ def struct_to_py(s: struct_pb2.Struct) -> Body:
     return {k: value_to_py(v) for k, v in s.fields.items()}
 
 
+def struct_value_at(s: struct_pb2.Struct, path: tuple[str, ...]) -> Any:
+    """The value at `path` in a Struct (None where the path ends early), without converting
+    the rest: what Observed.get returns for the converted body."""
+    node: Any = s
+    for key in path:
+        if not isinstance(node, struct_pb2.Struct):
+            return None
+        v = node.fields.get(key)
+        if v is None:
+            return None
+        node = v.struct_value if v.WhichOneof("kind") == "struct_value" else v
+    if isinstance(node, struct_pb2.Struct):
+        return struct_to_py(node)
+    return value_to_py(node)
+
+
 def struct_kind(s: struct_pb2.Struct) -> str:
     """A resource Struct's kind, read without converting it."""
     kind = s.fields.get("kind")
