@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -44,9 +45,9 @@ def main() -> None:
     kwargs = {"cache_bytes": args.cache_mib * 1024 * 1024} if args.cache_mib is not None else {}
     runner = FunctionRunner(**kwargs)  # type: ignore[arg-type]
     single = FunctionRunner()
-    one = bytes(bytearray(requests[0]))
-    single.run_bytes(one)
-    single_hit = timed(lambda: single.run_bytes(bytes(bytearray(requests[0]))), 2000)
+    single.run_bytes(requests[0])
+    copies = itertools.cycle([bytes(bytearray(requests[0])) for _ in range(16)])
+    single_hit = timed(lambda: single.run_bytes(next(copies)), 2000)
     # The first round composes every claim; later rounds are Crossplane's steady reconciles.
     for r in requests:
         runner.run_bytes(r)
@@ -83,8 +84,8 @@ def main() -> None:
         f"RSS before the claims {base_rss:.0f} MB"
     )
     print(
-        f"single steady claim's cache hit: p50 {pct(single_hit, 0.5):.3f} ms (incl. copying its "
-        "bytes, as every figure above)"
+        f"single steady claim's cache hit: p50 {pct(single_hit, 0.5):.3f} ms, p99 "
+        f"{pct(single_hit, 0.99):.3f} ms (CPU/call above includes copying each request)"
     )
 
 
