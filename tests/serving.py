@@ -29,10 +29,12 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 3
 
 
 @contextlib.contextmanager
-def plinth_serve(tls_dir: Path | None = None, python: str = sys.executable) -> Iterator[str]:
+def plinth_serve(
+    tls_dir: Path | None = None, python: str = sys.executable, extra_args: tuple[str, ...] = ()
+) -> Iterator[str]:
     """Yield the endpoint (127.0.0.1:PORT) of a running `plinth serve` (of `python`'s install)."""
     port = free_port()
-    cmd = [python, "-m", "plinth.cli", "serve", "--address", f"127.0.0.1:{port}"]
+    cmd = [python, "-m", "plinth.cli", "serve", "--address", f"127.0.0.1:{port}", *extra_args]
     cmd += ["--tls-certs-dir", str(tls_dir)] if tls_dir else ["--insecure"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -10,7 +10,7 @@ import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from conftest import EXAMPLES, platform_docs
-from plinth.runtime.function import FunctionRunner, encode_naive, run_function
+from plinth.runtime.function import FunctionRunner, run_function, run_naive
 from plinth.runtime.structs import struct_to_py
 from plinth.tools.render import build_request, render, to_composite
 from plinth.tools.yamlio import read_path
@@ -189,13 +189,68 @@ def test_readiness_follows_observed_ready_condition() -> None:
 
 @pytest.mark.parametrize("claim", [TENANT, ACCOUNT, APP], ids=["tenant", "account", "app"])
 def test_fast_path_equals_the_naive_sdk_path(claim: dict[str, Any]) -> None:
+    # Every example in every phase: tests/test_replay.py, over the recorded corpus.
     req = _req(claim, required={"platform": [PLATFORM], "tenant": [TENANT]})
     runner = FunctionRunner()
     fast = runner.run(req)
-    assert fast == run_function(req, encode_naive)
+    assert fast == run_naive(req)
     again = runner.run(req)
-    assert again is fast, "an identical request is answered from the cache"
-    assert again == run_function(req, encode_naive)
+    assert runner.stats().hits == 1, "an identical request is answered from the cache"
+    assert again == run_naive(req)
+
+
+def _ttl(rsp: fnv1.RunFunctionResponse) -> float:
+    return float(rsp.meta.ttl.ToTimedelta().total_seconds())
+
+
+def _converged(xr: dict[str, Any], required: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    observed: list[dict[str, Any]] = []
+    for _ in range(6):
+        step = render(to_composite(xr), extra_resources=required, observed=observed)
+        observed = [
+            {**r, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+            for r in step.resources
+        ]
+    return observed
+
+
+def test_ttl_is_long_when_ready_and_short_while_waiting_on_a_required_resource() -> None:
+    from plinth.runtime.function import TTLS
+
+    assert TTLS.waiting_on_required < TTLS.provisioning <= TTLS.fatal < TTLS.ready
+    # Waiting on its AccountClaim (not Ready yet): Crossplane does not watch it, call again soon.
+    waiting = run_function(
+        _req(TENANT, required={"platform": [PLATFORM], "account-payments-dev": [ACCOUNT]})
+    )
+    assert not _fatal(waiting)
+    assert _ttl(waiting) == TTLS.waiting_on_required
+    # Account ready, its own resources not observed yet: the watches call; the TTL is a fallback.
+    provisioning = run_function(_req(TENANT))
+    assert _ttl(provisioning) == TTLS.provisioning
+    # Everything Ready and nothing waited on: called rarely.
+    ready = run_function(_req(TENANT, observed=_converged(TENANT, [PLATFORM, ACCOUNT_READY])))
+    assert struct_to_py(ready.desired.composite.resource)["status"]["phase"] == "Ready"
+    assert _ttl(ready) == TTLS.ready
+    # An app whose tenant does not exist yet waits on it the same way.
+    no_tenant = run_function(_req(APP, required={"platform": [PLATFORM], "tenant": []}))
+    assert _ttl(no_tenant) == TTLS.waiting_on_required
+    assert _ttl(run_function(_req(TENANT, required={"platform": []}))) == TTLS.fatal
+
+
+def test_cache_is_bounded_by_bytes_and_counts_hits() -> None:
+    req = _req(TENANT).SerializeToString()
+    other = _req(_with(TENANT, environments=[{"name": "prod"}])).SerializeToString()
+    sizes = [len(r) + len(FunctionRunner(cache_bytes=0).run_bytes(r)) for r in (req, other)]
+    runner = FunctionRunner(cache_bytes=max(sizes) + 300)  # room for one, not two
+    runner.run_bytes(req)
+    runner.run_bytes(req)
+    runner.run_bytes(other)
+    stats = runner.stats()
+    assert (stats.hits, stats.misses, stats.entries, stats.evictions) == (1, 2, 1, 1), stats
+    assert stats.bytes <= stats.max_bytes
+    answers = [runner.run_bytes(r) for r in (req, other)]
+    assert runner.stats().misses == 3, "the evicted one is composed again, the other a hit"
+    assert fnv1.RunFunctionResponse.FromString(answers[0]) == run_naive(_req(TENANT))
 
 
 def test_cache_never_answers_a_different_request() -> None:
@@ -203,14 +258,14 @@ def test_cache_never_answers_a_different_request() -> None:
     a = runner.run(_req(TENANT))
     b = runner.run(_req(_with(TENANT, environments=[{"name": "prod"}])))
     assert a != b
-    assert b == run_function(_req(_with(TENANT, environments=[{"name": "prod"}])), encode_naive)
+    assert b == run_naive(_req(_with(TENANT, environments=[{"name": "prod"}])))
 
 
 def test_grpc_method_returns_the_same_response() -> None:
     runner = FunctionRunner()
     req = _req(TENANT)
     rsp = asyncio.run(runner.RunFunction(req, None))  # type: ignore[arg-type]
-    assert rsp == run_function(req, encode_naive)
+    assert rsp == run_naive(req)
     assert rsp.meta.tag == "t1"
 
 

@@ -14,7 +14,7 @@ from plinth.cli.common import fail
 from plinth.tools.render import Rendered, grpc_call, render, step_input, to_composite
 from plinth.tools.schemas import SchemaBundle
 from plinth.tools.validate import Issue, Validator
-from plinth.tools.yamlio import Document, InputError, read_path, read_paths
+from plinth.tools.yamlio import Document, InputError, read_path_cached, read_paths
 
 
 def read_claims(paths: tuple[str, ...], filename: str | None) -> list[Document]:
@@ -74,7 +74,7 @@ def default_required(claim_source: str) -> list[Document]:
     # Only the files beside the claim: not subfolders (observed fixtures, other teams' folders).
     found = [
         placed(d)
-        for d in read_path(str(path.parent), recursive=False)
+        for d in read_path_cached(str(path.parent), recursive=False)
         if d.kind in ("EnvironmentConfig", "TenantClaim", "AccountClaim", "ProviderConfig")
     ]
     if any(d.kind == "EnvironmentConfig" for d in found):
@@ -82,7 +82,9 @@ def default_required(claim_source: str) -> list[Document]:
     for directory in path.resolve().parent.parents:
         platform = directory / "platform.yaml"
         if platform.is_file():
-            return found + [d for d in read_path(str(platform)) if d.kind == "EnvironmentConfig"]
+            return found + [
+                d for d in read_path_cached(str(platform)) if d.kind == "EnvironmentConfig"
+            ]
     return found
 
 

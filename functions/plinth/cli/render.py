@@ -63,6 +63,13 @@ from plinth.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, fail, needs_tools
     is_flag=True,
     help="With --engine crossplane: build missing Crossplane binaries first (minutes).",
 )
+@click.option(
+    "--request",
+    "request_path",
+    metavar="FILE|DIR",
+    help="Run a recorded RunFunctionRequest (.binpb[.gz]) and print the response; or replay a "
+    "corpus that `plinth serve --record` wrote, reporting responses that differ.",
+)
 @needs_tools
 def render_cmd(
     args: tuple[str, ...],
@@ -80,6 +87,7 @@ def render_cmd(
     timeout: float,
     engine: str,
     build: bool,
+    request_path: str | None,
 ) -> None:
     """Render what a claim composes, without a cluster.
 
@@ -93,7 +101,13 @@ def render_cmd(
       cat claim.yaml | plinth render -f - -o json
       plinth render examples/app.yaml --endpoint 127.0.0.1:9443
       plinth render examples/tenant.yaml --engine crossplane
+      plinth render --request tests/data/requests/               # replay a recorded corpus
     """
+    if request_path:
+        if args or filename:
+            fail("--request runs a recorded request: give no claim")
+        _replay(Path(request_path), output, endpoint, tls_certs_dir, timeout)
+        return
     if len(args) > 3:
         fail("render takes at most CLAIM COMPOSITION FUNCTIONS")
     from plinth.cli.claims import (
@@ -174,3 +188,48 @@ def render_cmd(
     if fatal:
         fail("the function refused the claim:\n" + "\n".join(fatal))
     click.echo(dump(docs, output), nl=False)
+
+
+def _replay(
+    path: Path, output: str, endpoint: str | None, tls_certs_dir: str | None, timeout: float
+) -> None:
+    from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+    from google.protobuf import json_format
+
+    from plinth.runtime.function import FunctionRunner
+    from plinth.runtime.record import read_corpus, read_message
+    from plinth.tools.render import RenderError, grpc_call
+    from plinth.tools.yamlio import dump
+
+    call = (
+        grpc_call(endpoint, tls_certs_dir=tls_certs_dir, timeout=timeout)
+        if endpoint
+        else FunctionRunner(cache_bytes=0).run
+    )
+    try:
+        if path.is_file():
+            req = fnv1.RunFunctionRequest.FromString(read_message(path))
+            rsp = call(req)
+            click.echo(dump([json_format.MessageToDict(rsp)], output), nl=False)
+            return
+        if not (path / "calls.jsonl").is_file():
+            fail(f"{path}: neither a request file nor a corpus (no calls.jsonl)")
+        calls = differ = 0
+        for recorded in read_corpus(path):
+            calls += 1
+            rsp = call(recorded.request)
+            if recorded.response is not None and rsp != recorded.response:
+                differ += 1
+                line = recorded.line
+                click.echo(
+                    f"{line.get('kind')} {line.get('namespace')}/{line.get('name')} "
+                    f"(request {str(line.get('request'))[:12]}): the response differs",
+                    err=True,
+                )
+    except (OSError, ValueError) as e:
+        fail(f"{path}: {e}")
+    except RenderError as e:
+        fail(str(e), EXIT_FAILED)
+    click.echo(f"{calls} request(s) replayed: {differ} response(s) differ", err=True)
+    if differ:
+        raise SystemExit(EXIT_FAILED)

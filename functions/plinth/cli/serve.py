@@ -13,23 +13,30 @@ from plinth.cli.common import fail
 @click.command(name="serve")
 @sdkcli.standard_options
 @click.option(
-    "--cache-size",
-    type=int,
-    default=256,
+    "--cache-mib",
+    type=click.IntRange(min=0),
+    default=128,
     show_default=True,
-    envvar="PLINTH_CACHE_SIZE",
-    help="Responses kept for identical requests (0 disables).",
+    envvar="PLINTH_CACHE_MIB",
+    help="MiB of requests and responses kept to answer identical requests (0 disables).",
 )
-def serve_cmd(cache_size: int, **kwargs: Any) -> None:
+@click.option(
+    "--record",
+    metavar="DIR",
+    envvar="PLINTH_RECORD",
+    help="Write every request and response to DIR, for `plinth replay` and benchmarks.",
+)
+def serve_cmd(cache_mib: int, record: str | None, **kwargs: Any) -> None:
     """Serve function-plinth over gRPC, as Crossplane runs it.
 
     \b
     Examples:
       plinth serve --insecure --address 127.0.0.1:9443      # local development
       plinth serve --tls-certs-dir /tls/server               # in a cluster (mTLS)
+      plinth serve --insecure --record /tmp/calls            # record traffic to replay
     """
     from plinth.runtime.server import serve
 
     if not kwargs.get("insecure") and not kwargs.get("tls_certs_dir"):
         fail("give --tls-certs-dir for mTLS, or --insecure for local development")
-    serve(cache_size=cache_size, **kwargs)
+    serve(cache_bytes=cache_mib * 1024 * 1024, record=record, **kwargs)

@@ -116,6 +116,7 @@ class Observed:
         ready_of: Callable[[Any], bool] | None = None,
         kind_of: Callable[[Any], str] | None = None,
         composite: Body | None = None,
+        value_at: Callable[[Any, tuple[str, ...]], Any] | None = None,
     ):
         # The composite as Crossplane observed it: its status says what was composed before.
         self.composite: Body = composite or {}
@@ -123,6 +124,7 @@ class Observed:
         self._to_body = to_body
         self._ready_of = ready_of
         self._kind_of = kind_of
+        self._value_at = value_at
         self._bodies: dict[str, Body] = {}
 
     @classmethod
@@ -148,6 +150,9 @@ class Observed:
 
     def get(self, name: str, *path: str) -> Any:
         """A field of an observed resource, e.g. `get("account", "status", "atProvider", "id")`."""
+        if self._value_at is not None and name not in self._bodies and name in self._raw:
+            # One field of a resource not converted yet: read it where it is.
+            return self._value_at(self._raw[name], path)
         node: Any = self.body(name)
         for key in path:
             if not isinstance(node, dict) or key not in node:

@@ -8,6 +8,8 @@ however malformed, crashes the server or makes a previously composed resource di
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -36,10 +38,18 @@ from plinth.core.composition import (
     PlatformIncomplete,
     Required,
     Requirement,
+    condition_of,
     user_spec,
 )
 from plinth.core.tenancy import Refused, check_declared_team, team_of
-from plinth.runtime.structs import StructEncoder, struct_kind, struct_ready, struct_to_py
+from plinth.runtime.cache import DEFAULT_MAX_BYTES, CacheStats, ResponseCache
+from plinth.runtime.structs import (
+    StructEncoder,
+    struct_kind,
+    struct_ready,
+    struct_to_py,
+    struct_value_at,
+)
 
 log = logging.getLogger("plinth")
 
@@ -51,6 +61,27 @@ class Fatal(Exception):
     """The claim cannot be composed as it is; the message tells the user why."""
 
 
+@dataclass(frozen=True)
+class Ttls:
+    """How long Crossplane may wait before calling again, by the claim's state (seconds).
+
+    Crossplane requeues a composite after the TTL of its pipeline's response, and watches the
+    composite and what it composes but not the resources a function requires. So: a Ready
+    claim waiting on nothing is called rarely (a change to it or to anything it composes
+    triggers a call anyway); a claim waiting on a required resource (a tenant's AccountClaim,
+    an app's TenantClaim) is called often, so it notices the dependency within seconds; a
+    claim waiting on its own resources keeps the SDK's minute, a fallback to the watches.
+    """
+
+    ready: float = 3600.0
+    provisioning: float = 60.0
+    waiting_on_required: float = 5.0
+    fatal: float = 60.0
+
+
+TTLS = Ttls()
+
+
 @dataclass
 class Outcome:
     """The pure result of handling one request, before it is written as protobuf."""
@@ -58,6 +89,8 @@ class Outcome:
     composition: Composition | None = None
     requirements: dict[str, Requirement] = field(default_factory=dict)
     fatal: str | None = None
+    # A required resource other than the platform config is missing or not Ready yet.
+    waiting_on_required: bool = False
 
 
 def format_errors(prefix: str, err: pydantic.ValidationError) -> str:
@@ -92,16 +125,50 @@ def parse_spec(api: ClaimApi, xr: Body) -> ApiModel:
         raise Fatal(f"invalid {api.kind}: {format_errors('spec', e)}") from None
 
 
-def parse_platform(name: str, found: list[Body] | None) -> PlatformConfig:
+class PlatformConfigs:
+    """Parsed platform configs by content: every call carries the same EnvironmentConfig, and
+    validating it is a tenth of a full composition. The model is frozen, so sharing it is safe;
+    a changed config has other content and is parsed anew."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = size
+        self._parsed: OrderedDict[str, PlatformConfig] = OrderedDict()
+
+    def parse(self, data: Body) -> PlatformConfig:
+        key = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+        hit = self._parsed.get(key)
+        if hit is not None:
+            self._parsed.move_to_end(key)
+            return hit
+        parsed = PlatformConfig.model_validate(data)
+        self._parsed[key] = parsed
+        if len(self._parsed) > self._size:
+            self._parsed.popitem(last=False)
+        return parsed
+
+
+def parse_platform(
+    name: str, found: list[Body] | None, configs: PlatformConfigs | None = None
+) -> PlatformConfig:
     if not found:
         raise Fatal(
             f"the platform EnvironmentConfig {name!r} was not found: the platform team must "
             "create it (see examples/platform.yaml in Plinth)"
         )
+    data = found[0].get("data") or {}
     try:
-        return PlatformConfig.model_validate(found[0].get("data") or {})
+        return configs.parse(data) if configs else PlatformConfig.model_validate(data)
     except pydantic.ValidationError as e:
         raise Fatal(f"EnvironmentConfig {name!r} is invalid: {format_errors('data', e)}") from None
+
+
+def _unsettled(items: list[Body]) -> bool:
+    """A required resource (not watched by Crossplane) the claim may still wait on: missing,
+    reporting nothing yet, or reporting Ready other than True (a claim still provisioning)."""
+    if not items or not items[0].get("status"):
+        return True
+    ready = condition_of(items[0], "Ready")
+    return ready is not None and ready.get("status") != "True"
 
 
 def platform_requirement(name: str) -> Requirement:
@@ -113,6 +180,7 @@ def evaluate(
     fn_input: Body | None,
     observed: Observed,
     required: Mapping[str, list[Body]],
+    platforms: PlatformConfigs | None = None,
 ) -> Outcome:
     """Decide the outcome of one request. Pure: no protobuf, no I/O."""
     api_version, kind = xr.get("apiVersion", ""), xr.get("kind", "")
@@ -135,7 +203,7 @@ def evaluate(
     if PLATFORM_REQUIREMENT not in required:
         # First call of the pipeline: ask Crossplane for the platform facts, then run again.
         return Outcome(requirements=requirements)
-    platform = parse_platform(settings.platform_config, required[PLATFORM_REQUIREMENT])
+    platform = parse_platform(settings.platform_config, required[PLATFORM_REQUIREMENT], platforms)
     try:
         # The namespace is the tenancy boundary: the team, and with it every name in a shared
         # place, is derived from it (plinth.core.tenancy), never taken from the spec.
@@ -168,7 +236,10 @@ def evaluate(
             f"the platform EnvironmentConfig {settings.platform_config!r} lacks {e} "
             f"needed to compose a {api.kind}"
         ) from None
-    return Outcome(composition=composition, requirements=requirements)
+    waiting = bool(composition.pending) and any(
+        _unsettled(list(required.get(n) or [])) for n in requirements if n != PLATFORM_REQUIREMENT
+    )
+    return Outcome(composition=composition, requirements=requirements, waiting_on_required=waiting)
 
 
 def _moves_message(moves: list[tuple[str, str, str]]) -> str:
@@ -192,10 +263,14 @@ def fast_encoder(encoder: StructEncoder) -> Encode:
     return encode
 
 
+def _ttl(seconds: float) -> datetime.timedelta:
+    return datetime.timedelta(seconds=seconds)
+
+
 def write_response(
-    req: fnv1.RunFunctionRequest, outcome: Outcome, encode: Encode
+    req: fnv1.RunFunctionRequest, outcome: Outcome, encode: Encode, ttls: Ttls = TTLS
 ) -> fnv1.RunFunctionResponse:
-    rsp = response.to(req)
+    rsp = response.to(req, _ttl(ttls.provisioning))
     for name, r in outcome.requirements.items():
         sel = rsp.requirements.resources[name]
         sel.api_version = r.api_version
@@ -226,6 +301,10 @@ def write_response(
         more = f" (+{len(unready) - 5} more)" if len(unready) > 5 else ""
         message = f"waiting for {len(unready)} resource(s) to become ready: {shown}{more}"
     done = not unready and not comp.pending
+    if done:
+        rsp.meta.ttl.FromTimedelta(_ttl(ttls.ready))
+    elif outcome.waiting_on_required:
+        rsp.meta.ttl.FromTimedelta(_ttl(ttls.waiting_on_required))
     if not done and phase == "Ready":
         phase = "Provisioning"
     status["phase"] = phase
@@ -257,10 +336,12 @@ def write_response(
     return rsp
 
 
-def fatal_response(req: fnv1.RunFunctionRequest, message: str) -> fnv1.RunFunctionResponse:
+def fatal_response(
+    req: fnv1.RunFunctionRequest, message: str, ttls: Ttls = TTLS
+) -> fnv1.RunFunctionResponse:
     # A Fatal result stops the pipeline before Crossplane applies or deletes anything, so
     # nothing composed earlier is lost while the user fixes the claim.
-    rsp = response.to(req)
+    rsp = response.to(req, _ttl(ttls.fatal))
     rsp.results.append(
         fnv1.Result(
             severity=fnv1.SEVERITY_FATAL,
@@ -273,59 +354,117 @@ def fatal_response(req: fnv1.RunFunctionRequest, message: str) -> fnv1.RunFuncti
 
 
 def run_function(
-    req: fnv1.RunFunctionRequest, encode: Encode = encode_naive
+    req: fnv1.RunFunctionRequest,
+    encode: Encode = encode_naive,
+    *,
+    ttls: Ttls = TTLS,
+    platforms: PlatformConfigs | None = None,
+    fast: bool = True,
 ) -> fnv1.RunFunctionResponse:
-    """Handle one request. Never raises: every failure becomes a Fatal result."""
+    """Handle one request. Never raises: every failure becomes a Fatal result.
+
+    `fast=False` (with `encode_naive`) is the naive path the fast one is proven equal to:
+    observed resources converted whole when read, the platform config validated every call.
+    """
     try:
         xr = struct_to_py(req.observed.composite.resource)
         fn_input = struct_to_py(req.input) if req.HasField("input") else None
+        readiness: dict[int, bool] = {}
+
+        def ready_of(s: Any) -> bool:
+            # Composers and the edge ask each resource's readiness more than once per call.
+            key = id(s)
+            if key not in readiness:
+                readiness[key] = struct_ready(s)
+            return readiness[key]
+
         observed = Observed(
             {k: v.resource for k, v in req.observed.resources.items()},
             to_body=struct_to_py,
-            ready_of=struct_ready,
-            kind_of=struct_kind,
+            ready_of=ready_of if fast else None,
+            kind_of=struct_kind if fast else None,
             composite=xr,
+            value_at=struct_value_at if fast else None,
         )
         required = {
             name: [struct_to_py(item.resource) for item in res.items]
             for name, res in req.required_resources.items()
         }
-        outcome = evaluate(xr, fn_input, observed, required)
-        return write_response(req, outcome, encode)
+        outcome = evaluate(xr, fn_input, observed, required, platforms if fast else None)
+        return write_response(req, outcome, encode, ttls)
     except Fatal as e:
-        return fatal_response(req, str(e))
+        return fatal_response(req, str(e), ttls)
     except Exception as e:  # a bug must not take the server down or delete anything
         fields = req.observed.composite.resource.fields
         kind = fields["kind"].string_value if "kind" in fields else "<no kind>"
         log.exception("internal error composing %s", kind)
-        return fatal_response(req, f"internal error in function-plinth: {type(e).__name__}: {e}")
+        return fatal_response(
+            req, f"internal error in function-plinth: {type(e).__name__}: {e}", ttls
+        )
+
+
+def run_naive(req: fnv1.RunFunctionRequest, ttls: Ttls = TTLS) -> fnv1.RunFunctionResponse:
+    """The SDK's naive path: what the fast path must equal, message for message."""
+    return run_function(req, encode_naive, ttls=ttls, fast=False)
+
+
+Recorder = Callable[[bytes, bytes, bool], None]
 
 
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     """The function-plinth gRPC servicer.
 
-    Identical requests get the identical response object back: the composers are pure, so a
-    reconcile that changes nothing costs a serialization and a dictionary lookup. The cache key
-    is the request's serialized bytes, so a hit is exact, never a guess.
+    Identical requests get the identical response bytes back (plinth.runtime.cache): the
+    composers are pure, so a reconcile that changes nothing costs a lookup, and the server
+    hands the bytes to gRPC without parsing the request or serializing the response. On a
+    miss, the platform config is parsed once per distinct content and each desired resource's
+    encoding is reused when an equal body was encoded before.
     """
 
-    def __init__(self, *, cache_size: int = 256, encoder_size: int = 8192) -> None:
-        self._responses: OrderedDict[bytes, fnv1.RunFunctionResponse] = OrderedDict()
-        self._cache_size = cache_size
+    def __init__(
+        self,
+        *,
+        cache_bytes: int = DEFAULT_MAX_BYTES,
+        encoder_size: int = 8192,
+        ttls: Ttls = TTLS,
+        recorder: Recorder | None = None,
+        cache_size: int | None = None,
+    ) -> None:
+        # cache_size: the entry count this cache had before it was bounded by bytes; only
+        # 0 (no cache) still means something.
+        self.cache = ResponseCache(0 if cache_size == 0 else cache_bytes)
         self._encode = fast_encoder(StructEncoder(encoder_size))
+        self._platforms = PlatformConfigs()
+        self._ttls = ttls
+        self.recorder = recorder
+
+    def run_bytes(self, request: bytes) -> bytes:
+        """A serialized response for a serialized request: what the server calls."""
+        hit = self.cache.get(request) if self.cache.max_bytes else None
+        if hit is None:
+            rsp = run_function(
+                fnv1.RunFunctionRequest.FromString(request),
+                self._encode,
+                ttls=self._ttls,
+                platforms=self._platforms,
+            )
+            out = rsp.SerializeToString()
+            if self.cache.max_bytes:
+                self.cache.put(request, out)
+        else:
+            out = hit
+        if self.recorder is not None:
+            self.recorder(request, out, hit is not None)
+        return out
 
     def run(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
-        key = req.SerializeToString()
-        hit = self._responses.get(key)
-        if hit is not None:
-            self._responses.move_to_end(key)
-            return hit
-        rsp = run_function(req, self._encode)
-        if self._cache_size:
-            self._responses[key] = rsp
-            if len(self._responses) > self._cache_size:
-                self._responses.popitem(last=False)
-        return rsp
+        if not self.cache.max_bytes and self.recorder is None:
+            # In-process rendering: no bytes to look up or record, so no round trip.
+            return run_function(req, self._encode, ttls=self._ttls, platforms=self._platforms)
+        return fnv1.RunFunctionResponse.FromString(self.run_bytes(req.SerializeToString()))
+
+    def stats(self) -> CacheStats:
+        return self.cache.stats()
 
     async def RunFunction(  # noqa: N802 - the gRPC method name
         self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -8,7 +8,7 @@ resources are converted only when a composer reads them.
 
 from __future__ import annotations
 
-import json
+import marshal
 from collections import OrderedDict
 from typing import Any
 
@@ -36,6 +36,22 @@ def value_to_py(v: struct_pb2.Value) -> Any:
 
 def struct_to_py(s: struct_pb2.Struct) -> Body:
     return {k: value_to_py(v) for k, v in s.fields.items()}
+
+
+def struct_value_at(s: struct_pb2.Struct, path: tuple[str, ...]) -> Any:
+    """The value at `path` in a Struct (None where the path ends early), without converting
+    the rest: what Observed.get returns for the converted body."""
+    node: Any = s
+    for key in path:
+        if not isinstance(node, struct_pb2.Struct):
+            return None
+        v = node.fields.get(key)
+        if v is None:
+            return None
+        node = v.struct_value if v.WhichOneof("kind") == "struct_value" else v
+    if isinstance(node, struct_pb2.Struct):
+        return struct_to_py(node)
+    return value_to_py(node)
 
 
 def struct_kind(s: struct_pb2.Struct) -> str:
@@ -68,16 +84,18 @@ def py_to_struct(body: Body) -> struct_pb2.Struct:
 class StructEncoder:
     """Encodes bodies to serialized Structs, remembering the last `size` distinct bodies.
 
-    The key is the body's JSON text, so two equal bodies share an encoding and a changed body
-    never reuses a stale one.
+    The key is the body's marshal serialization (format 2, which has no back-references):
+    bytes that decode to the body, so a changed body, even 1 for True or 1.0, never reuses a
+    stale encoding, and four times cheaper than its JSON text. Equal bodies built in another
+    key order or with other string interning get keys of their own; that costs a miss only.
     """
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache: OrderedDict[bytes, bytes] = OrderedDict()
 
     def encode(self, body: Body) -> bytes:
-        key = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        key = marshal.dumps(body, 2)
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)

@@ -10,6 +10,7 @@ A kind with no schema is an error, not a skip: a typo in an apiVersion must not 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -123,12 +124,64 @@ def _schema_errors(
             path += f"[{p}]" if isinstance(p, int) else (f".{p}" if path else str(p))
         yield path, err.message
     for path, rule, message, node in walk_rules(schema, value, prefix):
-        try:
-            ok = evaluate(rule, node)
-        except CelUnsupported:
+        ok = _cel_verdict(rule, node)
+        if ok is None:
             continue  # rules using Kubernetes-only CEL functions; counted by callers, not fatal
         if not ok:
             yield path, message
+
+
+_CEL_VERDICTS: dict[tuple[str, str], bool | None] = {}
+
+
+def _cel_verdict(rule: str, node: Any) -> bool | None:
+    """The rule's verdict on `node` (None: unsupported), remembered per rule and value: the
+    interpreter is most of what validating a repository costs, and the same rule meets the
+    same value again and again (every claim's region, every Object's providerConfigRef)."""
+    key = (rule, json.dumps(node, sort_keys=True, default=str))
+    if key not in _CEL_VERDICTS:
+        try:
+            _CEL_VERDICTS[key] = evaluate(rule, node)
+        except CelUnsupported:
+            _CEL_VERDICTS[key] = None
+    return _CEL_VERDICTS[key]
+
+
+@lru_cache(maxsize=256)
+def _kubernetes_validator(version: str, api_version: str, kind: str) -> Any:
+    """kubernetes_validate.validate without re-reading its 1.5 MB definitions file and
+    rebuilding the validator on every call (most of what it costs): one per kind."""
+    import jsonschema as js
+    from kubernetes_validate import utils as kv
+    from referencing import Registry, Resource
+
+    versions = [v for v in kv.all_versions() if kv.major_minor(v) <= kv.major_minor(version)]
+    if not versions:
+        raise kv.VersionNotSupportedError(version=kv.major_minor(version))
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema_dir = f"v{versions[-1]}-local-strict"
+    try:
+        schema = kv.schema_contents(
+            f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group_version}.json", version
+        )
+    except FileNotFoundError:
+        raise kv.SchemaNotFoundError(
+            version=kv.major_minor(version), kind=kind, api_version=api_version
+        ) from None
+    definitions = _kubernetes_definitions(schema_dir, version)
+    registry: Any = Resource.from_contents(schema) @ Registry()
+    registry = definitions @ registry
+    return js.validators.Draft202012Validator(schema, registry=registry)
+
+
+@lru_cache(maxsize=4)
+def _kubernetes_definitions(schema_dir: str, version: str) -> Any:
+    from kubernetes_validate import utils as kv
+    from referencing import Resource
+
+    return Resource.from_contents(
+        kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
+    )
 
 
 class Validator:
@@ -185,7 +238,7 @@ class Validator:
         import kubernetes_validate
 
         try:
-            kubernetes_validate.validate(body, self.kubernetes_version, strict=True)
+            _kubernetes_validator(self.kubernetes_version, api_version, kind).validate(body)
         except kubernetes_validate.SchemaNotFoundError:
             out.append(
                 issue(
@@ -193,7 +246,7 @@ class Validator:
                     f"no schema for {api_version} {kind}: not a Kubernetes kind and no upstream CRD in {self.crds.root}",
                 )
             )
-        except kubernetes_validate.ValidationError as e:
+        except jsonschema.ValidationError as e:
             path = ".".join(str(p) for p in e.path)
             out.append(issue(path, e.message))
         except kubernetes_validate.InvalidSchemaError as e:  # pragma: no cover - package fault

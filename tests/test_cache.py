@@ -1,0 +1,49 @@
+"""The response cache: exact hits only, bounded by bytes, useful when claims outnumber it."""
+
+from __future__ import annotations
+
+from plinth.runtime.cache import ResponseCache
+
+
+def _request(i: int, size: int = 1000) -> bytes:
+    return (f"claim-{i:04d}|".encode() * size)[:size]
+
+
+def test_a_hit_is_the_same_bytes_only() -> None:
+    cache = ResponseCache(10_000)
+    a = _request(1)
+    cache.put(a, b"response-a")
+    assert cache.get(bytes(bytearray(a))) == b"response-a"
+    # Same length, same head, middle and tail samples: the full comparison tells them apart.
+    b = a[:500] + b"X" + a[501:]
+    assert cache.get(b) is None
+    cache.put(b, b"response-b")
+    assert (cache.get(a), cache.get(b)) == (b"response-a", b"response-b")
+    s = cache.stats()
+    assert (s.hits, s.misses, s.entries) == (3, 1, 2)
+    assert s.hit_ratio == 0.75
+
+
+def test_bytes_never_exceed_the_bound() -> None:
+    cache = ResponseCache(25_000)
+    for i in range(100):
+        cache.put(_request(i), b"r" * 500)
+        assert cache.stats().bytes <= 25_000
+    s = cache.stats()
+    assert (s.entries, s.evictions) == (14, 86), s
+    assert ResponseCache(0).get(_request(1)) is None
+    off = ResponseCache(0)
+    off.put(_request(1), b"r")
+    assert off.stats().entries == 0
+
+
+def test_claims_in_rotation_beyond_the_bound_still_hit() -> None:
+    # Crossplane calls every claim in turn. Twice as many claims as fit: LRU would evict the
+    # one needed next every time and never hit; random eviction keeps hitting.
+    cache = ResponseCache(50 * 1700)
+    claims = [_request(i) for i in range(100)]
+    for _ in range(20):
+        for r in claims:
+            if cache.get(r) is None:
+                cache.put(r, b"r" * 500)
+    assert cache.stats().hit_ratio > 0.1, cache.stats()
