@@ -20,8 +20,8 @@ from plinth.api.base import (
     Environment,
     deletion_protection_field,
 )
-from plinth.api.status import ProtectedStatus
 from plinth.api.overrides import Override, overrides_field
+from plinth.api.status import ProtectedStatus
 from plinth.api.tenant import Quantity
 
 # Resource names become parts of AWS names (<team>-<app>-<env>-<name>) and of environment
