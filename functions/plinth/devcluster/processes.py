@@ -62,13 +62,18 @@ def kill(state: Path, name: str, sig: signal.Signals = signal.SIGKILL, timeout: 
     pid = pid_of(state, name)
     if not pid:
         raise RuntimeError(f"no process {name} in {state}")
+    if not _signal_and_wait(pid, sig, timeout):
+        raise RuntimeError(f"{name} (pid {pid}) still running {timeout:.0f}s after {sig.name}")
+
+
+def _signal_and_wait(pid: int, sig: signal.Signals, timeout: float) -> bool:
+    """Send `sig` to the process group of `pid`; whether it is gone within `timeout`."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
     deadline = time.monotonic() + timeout
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if alive(pid):
-        raise RuntimeError(f"{name} (pid {pid}) still running {timeout:.0f}s after {sig.name}")
+    return not alive(pid)
 
 
 def restart(state: Path, name: str) -> int:
@@ -126,14 +131,9 @@ def stop_all(state: Path, timeout: float = 15) -> list[str]:
     pids = sorted(state.glob("*.pid"), key=lambda p: p.stat().st_mtime, reverse=True)
     stopped = []
     for pid_file in pids:
-        pid = int(pid_file.read_text().strip() or 0)
+        pid = pid_of(state, pid_file.stem)
         if pid and alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if alive(pid):
+            if not _signal_and_wait(pid, signal.SIGTERM, timeout):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
             stopped.append(pid_file.stem)
