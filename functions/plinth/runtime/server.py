@@ -1,11 +1,21 @@
-"""Serving function-plinth over gRPC with the SDK's runtime."""
+"""Serving function-plinth over gRPC: mTLS (reloaded on rotation), metrics, JSON logs."""
 
 from __future__ import annotations
 
-from crossplane.function import logging as sdklogging
-from crossplane.function import runtime
+import asyncio
+import logging
+import signal
+
+import grpc
+from crossplane.function.runtime import SERVICE_NAMES, SHUTDOWN_GRACE_PERIOD_SECONDS
+from grpc_reflection.v1alpha import reflection
 
 from plinth.runtime.function import FunctionRunner
+from plinth.runtime.metrics import serve_http
+from plinth.runtime.observe import Observed, add_to_server, configure_logging
+from plinth.runtime.tls import server_credentials
+
+log = logging.getLogger("plinth.serve")
 
 
 def serve(
@@ -17,8 +27,10 @@ def serve(
     max_recv_message_size: int = 4,
     max_send_message_size: int | None = None,
     cache_size: int = 256,
+    metrics_address: str = "",
+    log_level: str = "info",
 ) -> None:
-    sdklogging.configure(level=sdklogging.Level.DEBUG if debug else sdklogging.Level.INFO)
+    configure_logging("debug" if debug else log_level)
     send = max_send_message_size or max_recv_message_size
     options = [
         ("grpc.max_receive_message_length", max_recv_message_size * 1024 * 1024),
@@ -27,11 +39,34 @@ def serve(
         # port with the first; a port conflict must be an error instead.
         ("grpc.so_reuseport", 0),
     ]
-    runtime.serve(
-        FunctionRunner(cache_size=cache_size),
-        address,
-        # The SDK accepts None with insecure=True; its annotation says otherwise.
-        creds=runtime.load_credentials(tls_certs_dir) if tls_certs_dir else None,  # type: ignore[arg-type]
-        insecure=insecure,
-        options=options,
+    observed = Observed(FunctionRunner(cache_size=cache_size), metrics=bool(metrics_address))
+    if observed.metrics is not None:
+        port = serve_http(metrics_address, observed.metrics.registry)
+        log.info("serving metrics", extra={"fields": {"address": metrics_address, "port": port}})
+    asyncio.run(_serve(observed, address, None if insecure else tls_certs_dir, options))
+
+
+async def _serve(
+    observed: Observed, address: str, tls_certs_dir: str | None, options: list[tuple[str, int]]
+) -> None:
+    server = grpc.aio.server(options=options)
+    add_to_server(server, observed)
+    reflection.enable_server_reflection(SERVICE_NAMES, server)
+    if tls_certs_dir:
+        creds, _ = server_credentials(tls_certs_dir)
+        server.add_secure_port(address, creds)
+    else:
+        server.add_insecure_port(address)
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGTERM,
+        lambda: asyncio.ensure_future(server.stop(grace=SHUTDOWN_GRACE_PERIOD_SECONDS)),
     )
+    await server.start()
+    log.info(
+        "serving RunFunction",
+        extra={"fields": {"address": address, "mtls": bool(tls_certs_dir)}},
+    )
+    try:
+        await server.wait_for_termination()
+    finally:
+        await server.stop(grace=SHUTDOWN_GRACE_PERIOD_SECONDS)
