@@ -84,6 +84,34 @@ def claim_identity(xr: Body, flavor: Flavor) -> tuple[str, str]:
     )
 
 
+def envelope_error(body: Any, what: str) -> str | None:
+    """What is wrong with the Kubernetes object envelope of `body` (types only), if anything.
+
+    The API server guarantees these shapes for what Crossplane reads from it; the function
+    checks them anyway, so that a malformed request gets a Fatal result naming the field
+    rather than an internal error from deep inside a composer."""
+    if not isinstance(body, dict):
+        return f"{what} is not an object"
+    for key in ("apiVersion", "kind"):
+        if not isinstance(body.get(key, ""), str):
+            return f"{what}: {key} must be a string"
+    for key in ("metadata", "spec", "status"):
+        if not isinstance(body.get(key) or {}, dict):
+            return f"{what}: {key} must be an object"
+    meta = body.get("metadata") or {}
+    for key in ("name", "namespace", "uid", "generateName"):
+        if not isinstance(meta.get(key, ""), str):
+            return f"{what}: metadata.{key} must be a string"
+    for key in ("labels", "annotations"):
+        values = meta.get(key) or {}
+        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+            return f"{what}: metadata.{key} must map strings to strings"
+    ref = (body.get("spec") or {}).get("claimRef") or {}
+    if not isinstance(ref, dict) or not all(isinstance(v, str) for v in ref.values()):
+        return f"{what}: spec.claimRef must map strings to strings"
+    return None
+
+
 def parse_spec(api: ClaimApi, xr: Body) -> ApiModel:
     raw = user_spec(xr)
     try:
@@ -290,6 +318,13 @@ def run_function(
             name: [struct_to_py(item.resource) for item in res.items]
             for name, res in req.required_resources.items()
         }
+        problems = [envelope_error(xr, "the composite")] + [
+            envelope_error(item, f"required resource {name!r}")
+            for name, items in required.items()
+            for item in items
+        ]
+        if problem := next((p for p in problems if p), None):
+            raise Fatal(f"malformed request: {problem}")
         outcome = evaluate(xr, fn_input, observed, required)
         return write_response(req, outcome, encode)
     except Fatal as e:

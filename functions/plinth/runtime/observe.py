@@ -157,12 +157,23 @@ class CacheProbe:
         )
 
 
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"the response would be {size / 2**20:.1f} MiB, over function-plinth's "
+        f"--max-send-message-size of {limit / 2**20:.0f} MiB: the claim composes too much, or "
+        "its observed resources carry very large values"
+    )
+
+
 class Observed:
     """A FunctionRunner (anything with `run(req) -> rsp`) served from raw request bytes, with
     metrics and logs. Never raises: every call gets a RunFunctionResponse."""
 
-    def __init__(self, runner: Any, *, metrics: bool = True) -> None:
+    def __init__(
+        self, runner: Any, *, metrics: bool = True, max_response_bytes: int | None = None
+    ) -> None:
         self.runner = runner
+        self.max_response_bytes = max_response_bytes
         self.cache = CacheProbe(runner)
         self.metrics = Metrics(self.cache.read) if metrics else None
 
@@ -186,6 +197,9 @@ class Observed:
             except Exception as e:  # the runner guards itself; this guards the guard
                 log.exception("internal error composing the claim")
                 rsp = fatal_response(req, f"{INTERNAL_ERROR_PREFIX}: {type(e).__name__}: {e}")
+            if self.max_response_bytes and (size := rsp.ByteSize()) > self.max_response_bytes:
+                # gRPC would fail the call with RESOURCE_EXHAUSTED and no word on why.
+                rsp = fatal_response(req, _too_large(size, self.max_response_bytes))
             self._record(who, rsp, time.perf_counter() - began, hit)
             return rsp
         finally:

@@ -39,7 +39,11 @@ def serve(
         # port with the first; a port conflict must be an error instead.
         ("grpc.so_reuseport", 0),
     ]
-    observed = Observed(FunctionRunner(cache_size=cache_size), metrics=bool(metrics_address))
+    observed = Observed(
+        FunctionRunner(cache_size=cache_size),
+        metrics=bool(metrics_address),
+        max_response_bytes=send * 1024 * 1024,
+    )
     if observed.metrics is not None:
         port = serve_http(metrics_address, observed.metrics.registry)
         log.info("serving metrics", extra={"fields": {"address": metrics_address, "port": port}})
