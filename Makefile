@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint generate bench corpus crossplane-tools package e2e e2e-gitops chaos clean
+.PHONY: demo test lint generate bench corpus load fuzz crossplane-tools package e2e e2e-gitops chaos clean
 
 # Plinth with its tools (`plinth[cli]`), what `make demo` needs.
 $(BIN)/.installed-cli: pyproject.toml
@@ -77,6 +77,14 @@ bench: $(BIN)/.installed
 # Re-record tests/data/requests/ (every example claim in every phase, in-process).
 corpus: $(BIN)/.installed
 	$(BIN)/python benchmarks/make_corpus.py
+
+# 60 s of concurrent RunFunction calls (32 in flight per server, insecure and mTLS) and 100,000
+# mutated requests against `plinth serve`; see docs/observability.md for the figures.
+load: $(BIN)/.installed
+	$(BIN)/python benchmarks/load_grpc.py --seconds 60 --concurrency 32
+
+fuzz: $(BIN)/.installed
+	$(BIN)/python benchmarks/fuzz_grpc.py --mutations 100000
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -26,6 +26,21 @@ from plinth.cli.common import fail
     envvar="PLINTH_RECORD",
     help="Write every request and response to DIR, for `plinth replay` and benchmarks.",
 )
+@click.option(
+    "--metrics-address",
+    default="",
+    envvar="PLINTH_METRICS_ADDRESS",
+    help="Serve Prometheus metrics at HOST:PORT/metrics (:8080 is the port Crossplane's "
+    "function Deployment names `metrics`); off when empty, the default.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    envvar="PLINTH_LOG_LEVEL",
+    help="JSON log lines at this level and above (--debug is --log-level debug).",
+)
 def serve_cmd(cache_mib: int, record: str | None, **kwargs: Any) -> None:
     """Serve function-plinth over gRPC, as Crossplane runs it.
 
@@ -34,6 +49,7 @@ def serve_cmd(cache_mib: int, record: str | None, **kwargs: Any) -> None:
       plinth serve --insecure --address 127.0.0.1:9443      # local development
       plinth serve --tls-certs-dir /tls/server               # in a cluster (mTLS)
       plinth serve --insecure --record /tmp/calls            # record traffic to replay
+      plinth serve --tls-certs-dir /tls/server --metrics-address :8080 --log-level debug
     """
     from plinth.runtime.server import serve
 

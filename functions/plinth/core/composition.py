@@ -174,7 +174,8 @@ class Observed:
             # Readiness of every resource is read on every call; skip converting whole bodies.
             return self._kind_of(raw) in READY_WHEN_OBSERVED_KINDS or self._ready_of(raw)
         body = self.body(name) or {}
-        if body.get("kind") in READY_WHEN_OBSERVED_KINDS:
+        kind = body.get("kind")
+        if isinstance(kind, str) and kind in READY_WHEN_OBSERVED_KINDS:
             return True
         c = condition_of(body, "Ready")
         return c is not None and c.get("status") == "True"
@@ -252,6 +253,8 @@ class Composition:
                 continue
             before = self.observed.get(name, "spec", "providerConfigRef", "name")
             after = ((body.get("spec") or {}).get("providerConfigRef") or {}).get("name")
+            if not isinstance(before, str):  # absent, or not a name (malformed observed state)
+                continue
             if before and after and before != after and before not in shared:
                 out.append((name, str(before), str(after)))
         return out

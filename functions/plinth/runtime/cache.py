@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 _ENTRY_OVERHEAD = 200  # the bucket tuple, OrderedDict node, two bytes headers
@@ -57,7 +58,8 @@ class ResponseCache:
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, *, seed: int = 0) -> None:
         self.max_bytes = max_bytes
-        self._buckets: dict[tuple[int, bytes, bytes, bytes], list[tuple[bytes, bytes]]] = {}
+        # Each entry: request, response, and what the caller keeps about the call (small).
+        self._buckets: dict[tuple[int, bytes, bytes, bytes], list[tuple[bytes, bytes, Any]]] = {}
         self._order: list[tuple[tuple[int, bytes, bytes, bytes], bytes]] = []
         self._random = random.Random(seed)
         self._bytes = 0
@@ -66,22 +68,27 @@ class ResponseCache:
         self._evictions = 0
 
     def get(self, request: bytes) -> bytes | None:
-        for stored, response in self._buckets.get(_bucket(request), ()):
+        found = self.find(request)
+        return None if found is None else found[0]
+
+    def find(self, request: bytes) -> tuple[bytes, Any] | None:
+        """The response stored for `request` and the info stored with it."""
+        for stored, response, info in self._buckets.get(_bucket(request), ()):
             if stored == request:
                 self._hits += 1
-                return response
+                return response, info
         self._misses += 1
         return None
 
-    def put(self, request: bytes, response: bytes) -> None:
+    def put(self, request: bytes, response: bytes, info: Any = None) -> None:
         size = len(request) + len(response) + _ENTRY_OVERHEAD
         if size > self.max_bytes:
             return
         bucket = _bucket(request)
         entries = self._buckets.setdefault(bucket, [])
-        if any(stored == request for stored, _ in entries):
+        if any(stored == request for stored, _, _ in entries):
             return
-        entries.append((request, response))
+        entries.append((request, response, info))
         self._order.append((bucket, request))
         self._bytes += size
         while self._bytes > self.max_bytes:
@@ -93,7 +100,7 @@ class ResponseCache:
         if index < len(self._order):
             self._order[index] = last
         entries = self._buckets[bucket]
-        for i, (stored, response) in enumerate(entries):
+        for i, (stored, response, _) in enumerate(entries):
             if stored is request:
                 del entries[i]
                 self._bytes -= len(stored) + len(response) + _ENTRY_OVERHEAD

@@ -22,6 +22,7 @@ from crossplane.function import resource as sdk_resource
 from crossplane.function import response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+from google.protobuf import message as pb_message
 
 from plinth.api.base import ApiModel
 from plinth.api.catalog import ClaimApi, find_claim_api
@@ -43,6 +44,7 @@ from plinth.core.composition import (
 )
 from plinth.core.tenancy import Refused, check_declared_team, team_of
 from plinth.runtime.cache import DEFAULT_MAX_BYTES, CacheStats, ResponseCache
+from plinth.runtime.calls import INTERNAL_ERROR_PREFIX, Call, current_claim, ended, identify
 from plinth.runtime.structs import (
     StructEncoder,
     struct_kind,
@@ -115,6 +117,34 @@ def claim_identity(xr: Body, flavor: Flavor) -> tuple[str, str]:
         ref.get("name") or labels.get("crossplane.io/claim-name") or meta.get("name", ""),
         ref.get("namespace") or labels.get("crossplane.io/claim-namespace", ""),
     )
+
+
+def envelope_error(body: Any, what: str) -> str | None:
+    """What is wrong with the Kubernetes object envelope of `body` (types only), if anything.
+
+    The API server guarantees these shapes for what Crossplane reads from it; the function
+    checks them anyway, so that a malformed request gets a Fatal result naming the field
+    rather than an internal error from deep inside a composer."""
+    if not isinstance(body, dict):
+        return f"{what} is not an object"
+    for key in ("apiVersion", "kind"):
+        if not isinstance(body.get(key, ""), str):
+            return f"{what}: {key} must be a string"
+    for key in ("metadata", "spec", "status"):
+        if not isinstance(body.get(key) or {}, dict):
+            return f"{what}: {key} must be an object"
+    meta = body.get("metadata") or {}
+    for key in ("name", "namespace", "uid", "generateName"):
+        if not isinstance(meta.get(key, ""), str):
+            return f"{what}: metadata.{key} must be a string"
+    for key in ("labels", "annotations"):
+        values = meta.get(key) or {}
+        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+            return f"{what}: metadata.{key} must map strings to strings"
+    ref = (body.get("spec") or {}).get("claimRef") or {}
+    if not isinstance(ref, dict) or not all(isinstance(v, str) for v in ref.values()):
+        return f"{what}: spec.claimRef must map strings to strings"
+    return None
 
 
 def parse_spec(api: ClaimApi, xr: Body) -> ApiModel:
@@ -390,6 +420,13 @@ def run_function(
             name: [struct_to_py(item.resource) for item in res.items]
             for name, res in req.required_resources.items()
         }
+        problems = [envelope_error(xr, "the composite")] + [
+            envelope_error(item, f"required resource {name!r}")
+            for name, items in required.items()
+            for item in items
+        ]
+        if problem := next((p for p in problems if p), None):
+            raise Fatal(f"malformed request: {problem}")
         outcome = evaluate(xr, fn_input, observed, required, platforms if fast else None)
         return write_response(req, outcome, encode, ttls)
     except Fatal as e:
@@ -398,9 +435,7 @@ def run_function(
         fields = req.observed.composite.resource.fields
         kind = fields["kind"].string_value if "kind" in fields else "<no kind>"
         log.exception("internal error composing %s", kind)
-        return fatal_response(
-            req, f"internal error in function-plinth: {type(e).__name__}: {e}", ttls
-        )
+        return fatal_response(req, f"{INTERNAL_ERROR_PREFIX}: {type(e).__name__}: {e}", ttls)
 
 
 def run_naive(req: fnv1.RunFunctionRequest, ttls: Ttls = TTLS) -> fnv1.RunFunctionResponse:
@@ -411,6 +446,14 @@ def run_naive(req: fnv1.RunFunctionRequest, ttls: Ttls = TTLS) -> fnv1.RunFuncti
 Recorder = Callable[[bytes, bytes, bool], None]
 
 
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"the response would be {size / 2**20:.1f} MiB, over function-plinth's "
+        f"--max-send-message-size of {limit / 2**20:.0f} MiB: the claim composes too much, or "
+        "its observed resources carry very large values"
+    )
+
+
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     """The function-plinth gRPC servicer.
 
@@ -419,6 +462,10 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     hands the bytes to gRPC without parsing the request or serializing the response. On a
     miss, the platform config is parsed once per distinct content and each desired resource's
     encoding is reused when an equal body was encoded before.
+
+    Whatever arrives gets a response: bytes that are not a RunFunctionRequest, a composer
+    that raises, and a response over `max_response_bytes` (which gRPC would fail with
+    RESOURCE_EXHAUSTED and no word on why) each get a Fatal result that says so.
     """
 
     def __init__(
@@ -429,6 +476,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         ttls: Ttls = TTLS,
         recorder: Recorder | None = None,
         cache_size: int | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
         # cache_size: the entry count this cache had before it was bounded by bytes; only
         # 0 (no cache) still means something.
@@ -437,30 +485,64 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         self._platforms = PlatformConfigs()
         self._ttls = ttls
         self.recorder = recorder
+        self.max_response_bytes = max_response_bytes
+
+    def compose(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+        """One request composed, never from the cache."""
+        return run_function(req, self._encode, ttls=self._ttls, platforms=self._platforms)
+
+    def answer(self, request: bytes) -> tuple[bytes, Call, bool]:
+        """The serialized response for a serialized request, what the call was about, and
+        whether the cache answered it: what the server calls."""
+        found = self.cache.find(request) if self.cache.max_bytes else None
+        if found is not None:
+            out, call = found
+        else:
+            out, call, cacheable = self._miss(request)
+            if cacheable and self.cache.max_bytes:
+                self.cache.put(request, out, call)
+        if self.recorder is not None:
+            self.recorder(request, out, found is not None)
+        return out, call, found is not None
+
+    def _miss(self, request: bytes) -> tuple[bytes, Call, bool]:
+        req = fnv1.RunFunctionRequest()
+        try:
+            req.ParseFromString(request)
+        except (pb_message.DecodeError, RecursionError) as e:
+            message = (
+                f"function-plinth cannot read the RunFunctionRequest ({len(request)} bytes): "
+                f"{e}. A request Crossplane sends is always readable; check what else calls "
+                "the function"
+            )
+            rsp = fatal_response(fnv1.RunFunctionRequest(), message, self._ttls)
+            return rsp.SerializeToString(), Call(outcome="error", message=message), False
+        who = identify(req)
+        token = current_claim.set(who.claim_fields())
+        try:
+            try:
+                rsp = self.compose(req)
+            except Exception as e:  # run_function guards itself; this guards the guard
+                log.exception("internal error composing the claim")
+                rsp = fatal_response(
+                    req, f"{INTERNAL_ERROR_PREFIX}: {type(e).__name__}: {e}", self._ttls
+                )
+            out = rsp.SerializeToString()
+            if self.max_response_bytes and len(out) > self.max_response_bytes:
+                rsp = fatal_response(req, _too_large(len(out), self.max_response_bytes), self._ttls)
+                out = rsp.SerializeToString()
+            return out, ended(who, rsp), True
+        finally:
+            current_claim.reset(token)
 
     def run_bytes(self, request: bytes) -> bytes:
-        """A serialized response for a serialized request: what the server calls."""
-        hit = self.cache.get(request) if self.cache.max_bytes else None
-        if hit is None:
-            rsp = run_function(
-                fnv1.RunFunctionRequest.FromString(request),
-                self._encode,
-                ttls=self._ttls,
-                platforms=self._platforms,
-            )
-            out = rsp.SerializeToString()
-            if self.cache.max_bytes:
-                self.cache.put(request, out)
-        else:
-            out = hit
-        if self.recorder is not None:
-            self.recorder(request, out, hit is not None)
-        return out
+        """A serialized response for a serialized request."""
+        return self.answer(request)[0]
 
     def run(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
-        if not self.cache.max_bytes and self.recorder is None:
+        if not self.cache.max_bytes and self.recorder is None and not self.max_response_bytes:
             # In-process rendering: no bytes to look up or record, so no round trip.
-            return run_function(req, self._encode, ttls=self._ttls, platforms=self._platforms)
+            return self.compose(req)
         return fnv1.RunFunctionResponse.FromString(self.run_bytes(req.SerializeToString()))
 
     def stats(self) -> CacheStats:
