@@ -56,3 +56,43 @@ def rss_mib(state: str | Path, component: str) -> int | None:
         (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
     )
     return kib // 1024
+
+
+def play_aws(kubeconfig: Path, namespace: str, composite: str, *, account_id: str) -> int:
+    """What provider-upjet-aws would report once it had created them: every AWS managed
+    resource of one composite Ready and Synced (an Account with `account_id`). No provider runs
+    for them here, so nothing overwrites it; Crossplane reads readiness from exactly these
+    conditions. Returns how many it marked."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    done = 0
+    managed = get(
+        kubeconfig, "managed", "-n", namespace, "-l", f"crossplane.io/composite={composite}"
+    )
+    for mr in (managed or {}).get("items", []):
+        group = mr["apiVersion"].split("/")[0]
+        if not group.endswith(".aws.m.upbound.io"):
+            continue
+        if (condition_of(mr, "Ready") or {}).get("status") == "True":
+            continue
+        status: dict[str, Any] = {
+            "conditions": [
+                {"type": t, "status": "True", "reason": r, "lastTransitionTime": now}
+                for t, r in (("Ready", "Available"), ("Synced", "ReconcileSuccess"))
+            ]
+        }
+        if mr["kind"] == "Account":
+            status["atProvider"] = {"id": account_id}
+        kubectl_run(
+            kubeconfig,
+            "patch",
+            f"{mr['kind'].lower()}.{group}",
+            mr["metadata"]["name"],
+            "-n",
+            namespace,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps({"status": status}),
+        )
+        done += 1
+    return done

@@ -35,6 +35,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from e2e import kube
 from plinth.core.composition import condition_of
 from plinth.devcluster import argocd, cluster, gitserver, processes
 from plinth.devcluster.kubectl import kubectl, kubectl_run
@@ -302,49 +303,7 @@ def health_agrees(env: Env, team: str) -> Any:
 
 
 def play_aws(env: Env, namespace: str, composite: str) -> int:
-    """What provider-upjet-aws would report once it had created them: every AWS managed
-    resource of one composite Ready and Synced. No provider runs for them here, so nothing
-    overwrites it; Crossplane reads readiness from exactly these conditions."""
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    done = 0
-    for mr in items(env, "managed", "-n", namespace, "-l", f"crossplane.io/composite={composite}"):
-        group = mr["apiVersion"].split("/")[0]
-        if not group.endswith(".aws.m.upbound.io"):
-            continue
-        if (condition_of(mr, "Ready") or {}).get("status") == "True":
-            continue
-        status: dict[str, Any] = {
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": "True",
-                    "reason": "Available",
-                    "lastTransitionTime": now,
-                },
-                {
-                    "type": "Synced",
-                    "status": "True",
-                    "reason": "ReconcileSuccess",
-                    "lastTransitionTime": now,
-                },
-            ]
-        }
-        if mr["kind"] == "Account":
-            status["atProvider"] = {"id": ACCOUNT_ID}
-        kubectl_run(
-            env.kubeconfig,
-            "patch",
-            f"{mr['kind'].lower()}.{group}",
-            mr["metadata"]["name"],
-            "-n",
-            namespace,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            json.dumps({"status": status}),
-        )
-        done += 1
-    return done
+    return kube.play_aws(env.kubeconfig, namespace, composite, account_id=ACCOUNT_ID)
 
 
 # --- 1. the examples -------------------------------------------------------------------------
