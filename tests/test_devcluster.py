@@ -214,6 +214,19 @@ def test_plinth_is_installed_when_the_package_manager_says_so() -> None:
         "providerrevisions": {
             "status": {"conditions": [{"type": "RevisionHealthy", "status": "True"}]}
         },
+        "configurationrevisions": {
+            "status": {
+                "objectRefs": [
+                    {
+                        "kind": "CompositeResourceDefinition",
+                        "name": "tenantclaims.platform.plinth.dev",
+                    }
+                ]
+            }
+        },
+        "compositeresourcedefinitions": {
+            "status": {"conditions": [{"type": "Established", "status": "True"}]}
+        },
     }
 
     def get(kind: str, name: str | None = None) -> Any:
@@ -223,6 +236,14 @@ def test_plinth_is_installed_when_the_package_manager_says_so() -> None:
     # An AWS provider runs nowhere here: its revision's health (its CRDs) is what counts.
     assert install.installed(get, 2) == (True, "")
     assert install.installed(get, 3)[0] is False
+    # A Healthy Configuration whose XRD's CRD the API server refused has no claim kind.
+    state["compositeresourcedefinitions"] = {"status": {}}
+    done, why = install.installed(get, 2)
+    assert not done
+    assert "XRD tenantclaims.platform.plinth.dev not Established" in why
+    state["compositeresourcedefinitions"] = {
+        "status": {"conditions": [{"type": "Established", "status": "True"}]}
+    }
     state["functions"][0]["status"]["conditions"][0]["status"] = "False"
     assert install.installed(get, 2) == (False, "Function plinth-dev-function-plinth not Healthy")
 

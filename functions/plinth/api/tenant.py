@@ -96,11 +96,10 @@ class Consolidation(StrEnum):
     WHEN_EMPTY_OR_UNDERUTILIZED = "WhenEmptyOrUnderutilized"
 
 
-_UNIQUE_ITEMS: JsonDict = {
-    "x-kubernetes-validations": [
-        {"rule": "self.all(x, self.exists_one(y, y == x))", "message": "list each value once"}
-    ]
-}
+# Each value once, checked by the API server itself: a CEL rule comparing every pair costs
+# more than the CRD's validation budget allows for lists inside a list (environments), and
+# the API server refuses the whole CRD for it.
+_UNIQUE_ITEMS: JsonDict = {"x-kubernetes-list-type": "set"}
 
 
 class DedicatedCapacity(ApiModel):
@@ -120,14 +119,16 @@ class DedicatedCapacity(ApiModel):
         description="amd64, arm64 (Graviton), or both: images must be built for each.",
         json_schema_extra=_UNIQUE_ITEMS,
     )
-    instance_families: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,15}$")]] = Field(
+    instance_families: list[
+        Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,15}$", max_length=16)]
+    ] = Field(
         default_factory=list,
         max_length=20,
         description="EC2 instance families (m7g, c7i, ...) within those the platform allows; "
         "empty means all of them.",
         json_schema_extra=_UNIQUE_ITEMS,
     )
-    instance_sizes: list[Annotated[str, Field(pattern=r"^[a-z0-9]{1,12}$")]] = Field(
+    instance_sizes: list[Annotated[str, Field(pattern=r"^[a-z0-9]{1,12}$", max_length=12)]] = Field(
         default_factory=list,
         max_length=20,
         description="EC2 instance sizes (large, xlarge, ...) within those the platform allows; "

@@ -8,6 +8,7 @@ import click
 from crossplane.function import cli as sdkcli
 
 from plinth.cli.common import fail
+from plinth.runtime.cache import DEFAULT_MAX_BYTES
 
 
 @click.command(name="serve")
@@ -15,7 +16,7 @@ from plinth.cli.common import fail
 @click.option(
     "--cache-mib",
     type=click.IntRange(min=0),
-    default=128,
+    default=DEFAULT_MAX_BYTES // 2**20,
     show_default=True,
     envvar="PLINTH_CACHE_MIB",
     help="MiB of requests and responses kept to answer identical requests (0 disables).",

@@ -82,10 +82,34 @@ def revision_healthy(get: Callable[..., Any], plural: str, package: Body) -> boo
     return bool(rev) and condition(rev, "RevisionHealthy").get("status") == "True"
 
 
+def unestablished_xrds(get: Callable[..., Any], config: Body) -> str:
+    """Why an XRD the Configuration installed is not Established yet ("" when all are). A
+    Configuration is Healthy once its objects are applied, even when the API server refuses
+    the CRD Crossplane generates from one of its XRDs (a CEL rule over the validation cost
+    budget, say): then the claim kind simply never exists."""
+    revision = (config.get("status") or {}).get("currentRevision")
+    rev = get("configurationrevisions", revision) if revision else None
+    refs = ((rev or {}).get("status") or {}).get("objectRefs") or []
+    for ref in refs:
+        if ref.get("kind") != "CompositeResourceDefinition":
+            continue
+        xrd = get("compositeresourcedefinitions", ref["name"])
+        established = condition(xrd or {}, "Established")
+        if established.get("status") != "True":
+            why = established.get("message") or (
+                "Crossplane has not established it; if this lasts, the API server refused the "
+                "CRD generated from it (see crossplane.log, or apply its schema as a CRD with "
+                "kubectl apply --dry-run=server)"
+            )
+            return f"XRD {ref['name']} not Established: {why}"
+    return ""
+
+
 def installed(
     get: Callable[..., Any], expected_providers: int, name: str = CONFIGURATION_NAME
 ) -> tuple[bool, str]:
-    """Plinth is installed: the Configuration and function-plinth are Healthy, every provider it
+    """Plinth is installed: the Configuration and function-plinth are Healthy, its XRDs are
+    Established (their claim kinds exist), every provider it
     depends on is there with its revision healthy (its CRDs and MRDs established), and the
     provider-kubernetes runtime is healthy. Returns (done, what is still missing)."""
     state = packages_state(get)
@@ -98,6 +122,8 @@ def installed(
             return False, f"Function {fn['metadata']['name']} not Healthy"
     if not state["functions"]:
         return False, "no Function yet"
+    if missing := unestablished_xrds(get, configs[0]):
+        return False, missing
     providers = state["providers"]
     if len(providers) < expected_providers:
         return False, f"{len(providers)}/{expected_providers} providers"
