@@ -145,3 +145,18 @@ def _value(v: object) -> struct_pb2.Value:
     elif isinstance(v, dict):
         out.struct_value.update(v)
     return out
+
+
+FOUND = Path(__file__).parent / "data" / "fuzz"
+
+
+@pytest.mark.parametrize("path", sorted(FOUND.glob("*.binpb")), ids=lambda p: p.stem)
+def test_the_requests_the_fuzzer_found_get_no_internal_error(path: Path) -> None:
+    """Requests `make fuzz` once answered with an internal error (StopIteration on an
+    environment the tenant lacks, an assertion on a platform without data.github, a TypeError
+    on observed conditions that are not a list): each is now composed or a Fatal result that
+    names the claim's or the platform's problem."""
+    rsp = FunctionRunner(cache_size=0).run(fnv1.RunFunctionRequest.FromString(path.read_bytes()))
+    fatal = [r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
+    assert not any(m.startswith("internal error") for m in fatal), fatal
+    assert fatal or rsp.desired.resources

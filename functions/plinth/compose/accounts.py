@@ -190,9 +190,9 @@ class Accounts:
         the account, so a change of an environment's account keeps the names and is seen as
         the move it is."""
         ref = self._ref(env)
-        key = ref_key(ref) if ref is not None else ""
-        if key == ref_key(self.home):
+        if ref is None or ref_key(ref) == ref_key(self.home):
             return ""
+        key = ref_key(ref)
         return next(
             e.value for e in ENVIRONMENT_ORDER if e in self.refs and ref_key(self.refs[e]) == key
         )

@@ -56,7 +56,9 @@ def user_spec(body: Body) -> Body:
 def condition_of(body: Body, kind: str) -> dict[str, Any] | None:
     """The condition of type `kind` in a resource's status, if it reports one."""
     status = body.get("status")
-    for c in (status.get("conditions") if isinstance(status, dict) else None) or ():
+    conditions = status.get("conditions") if isinstance(status, dict) else None
+    # Observed state is what the API server stored; a malformed one has no conditions.
+    for c in conditions if isinstance(conditions, list) else ():
         if isinstance(c, dict) and c.get("type") == kind:
             return c
     return None
