@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from conftest import REPO
 from e2e.kube import condition, eventually, get, say
 from plinth.devcluster import processes
 from plinth.devcluster.kubectl import kubectl, kubectl_run
@@ -77,6 +78,11 @@ def claims(kubeconfig: Path, cluster_info: dict[str, object]) -> Iterator[Path]:
         pytest.skip("the chaos tests stop and start the dev cluster's processes: run them on one")
     for ns in (TEAM, "doomed", "argocd"):
         kubectl(kubeconfig, "create", "namespace", ns, check=False)
+    # Argo CD's kinds (no controller), so that the tenant's AppProject and the app's
+    # Applications can be created and the claims reach steady state.
+    argo = Path(os.environ.get("PLINTH_CRDS_DIR", REPO.parent / "shared" / "crds")) / "argo-cd"
+    for crd in sorted(argo.glob("*.yaml")):
+        kubectl(kubeconfig, "apply", "--server-side", "-f", str(crd))
     kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all([TENANT, APP]))
     eventually("the tenant's namespace exists", lambda: get(kubeconfig, "namespace", "chaos-api"))
     # Mid-way: the tenant has its namespaces, isolation and roles (unready: no AWS), the app
