@@ -22,6 +22,12 @@ def test_the_cluster_applies_crossplane_s_crds_and_no_provider_s() -> None:
     assert "compositeresourcedefinitions.apiextensions.crossplane.io" in names
     assert "managedresourceactivationpolicies.apiextensions.crossplane.io" in names
     assert "applications.argoproj.io" in names
+    # What the tenant composes into workload clusters: guardrails and dedicated node pools.
+    assert {
+        "clusterpolicies.kyverno.io",
+        "nodepools.karpenter.sh",
+        "ec2nodeclasses.karpenter.k8s.aws",
+    } <= names
     # Providers' kinds come with their packages, installed by Crossplane's package manager.
     assert not [n for n in names if n.endswith((".upbound.io", "kubernetes.crossplane.io"))]
     for d in docs:
@@ -220,18 +226,36 @@ def test_plinth_is_installed_when_the_package_manager_says_so() -> None:
                     {
                         "kind": "CompositeResourceDefinition",
                         "name": "tenantclaims.platform.plinth.dev",
-                    }
+                    },
+                    {"kind": "ManagedResourceActivationPolicy", "name": "plinth"},
                 ]
             }
         },
         "compositeresourcedefinitions": {
             "status": {"conditions": [{"type": "Established", "status": "True"}]}
         },
+        "managedresourceactivationpolicies": {
+            "spec": {
+                "activate": ["buckets.s3.aws.m.upbound.io", "objects.kubernetes.m.crossplane.io"]
+            },
+            "status": {
+                "activated": ["buckets.s3.aws.m.upbound.io", "objects.kubernetes.m.crossplane.io"]
+            },
+        },
+        "crds": [
+            {
+                "metadata": {"name": n},
+                "status": {"conditions": [{"type": "Established", "status": "True"}]},
+            }
+            for n in ("buckets.s3.aws.m.upbound.io", "objects.kubernetes.m.crossplane.io")
+        ],
     }
 
-    def get(kind: str, name: str | None = None) -> Any:
+    def get(kind: str, *names: str) -> Any:
         value = state[kind]
-        return value if name is not None else {"items": value}
+        if kind == "crds":
+            return {"items": [c for c in value if c["metadata"]["name"] in names]}
+        return value if names else {"items": value}
 
     # An AWS provider runs nowhere here: its revision's health (its CRDs) is what counts.
     assert install.installed(get, 2) == (True, "")
@@ -244,6 +268,21 @@ def test_plinth_is_installed_when_the_package_manager_says_so() -> None:
     state["compositeresourcedefinitions"] = {
         "status": {"conditions": [{"type": "Established", "status": "True"}]}
     }
+    # Providers' revisions are healthy before Crossplane has activated each MRD and the API
+    # server serves its kind: a claim applied then would compose kinds that do not exist.
+    state["managedresourceactivationpolicies"]["status"]["activated"].pop()
+    done, why = install.installed(get, 2)
+    assert (done, why) == (
+        False,
+        "1 of 2 managed resource kinds not active: objects.kubernetes.m.crossplane.io",
+    )
+    state["managedresourceactivationpolicies"]["status"]["activated"].append(
+        "objects.kubernetes.m.crossplane.io"
+    )
+    state["crds"][0]["status"] = {}
+    assert install.installed(get, 2) == (False, "CRD buckets.s3.aws.m.upbound.io not Established")
+    state["crds"][0]["status"] = state["crds"][1]["status"]
+    assert install.installed(get, 2) == (True, "")
     state["functions"][0]["status"]["conditions"][0]["status"] = "False"
     assert install.installed(get, 2) == (False, "Function plinth-dev-function-plinth not Healthy")
 

@@ -120,6 +120,31 @@ def test_waiting_names_the_state_of_what_it_waits_for() -> None:
     assert t.cause.next == "plinth trace accountclaim/payments-dev -n payments"
 
 
+def test_a_claim_waiting_for_its_account_says_so_while_the_circuit_breaker_is_open() -> None:
+    # Seen on the live cluster: the tenant's first burst of Object events opens Crossplane's
+    # XR circuit breaker while it waits for its AccountClaim; the account is still the cause.
+    objects = recorded("waiting-tenant.yaml")
+    claim = objects[0]
+    claim["status"]["conditions"].append(
+        {
+            "type": "Responsive",
+            "status": "False",
+            "reason": "WatchCircuitOpen",
+            "message": "Too many watch events from Object/x (payments).",
+        }
+    )
+    t = build_trace(objects, "TenantClaim", "payments", "payments")
+    assert t.cause is not None
+    assert t.cause.kind == "waiting-for-account"
+    assert t.cause.resource == "AccountClaim/payments/payments-dev"
+    assert "circuit breaker is open" in t.cause.why
+    # Not waiting any more: the breaker is what is left.
+    claim["status"]["phase"] = "Ready"
+    t = build_trace(objects, "TenantClaim", "payments", "payments")
+    assert t.cause is not None
+    assert t.cause.kind == "circuit-open"
+
+
 def _ready_tenant() -> list[Body]:
     return recorded("ready-tenant.yaml")
 

@@ -58,16 +58,16 @@ def rss_mib(state: str | Path, component: str) -> int | None:
     return kib // 1024
 
 
-def play_aws(kubeconfig: Path, namespace: str, composite: str, *, account_id: str) -> int:
+def play_aws(kubeconfig: Path, namespace: str, composite: str | None, *, account_id: str) -> int:
     """What provider-upjet-aws would report once it had created them: every AWS managed
-    resource of one composite Ready and Synced (an Account with `account_id`). No provider runs
-    for them here, so nothing overwrites it; Crossplane reads readiness from exactly these
-    conditions. Returns how many it marked."""
+    resource of one composite (of the namespace when None) Ready and Synced, an Account with
+    `account_id`, anything else with an ARN in that account. No provider runs for them here,
+    so nothing overwrites it; Crossplane reads readiness from exactly these conditions.
+    Returns how many it marked."""
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     done = 0
-    managed = get(
-        kubeconfig, "managed", "-n", namespace, "-l", f"crossplane.io/composite={composite}"
-    )
+    selector = ["-l", f"crossplane.io/composite={composite}"] if composite else []
+    managed = get(kubeconfig, "managed", "-n", namespace, *selector)
     for mr in (managed or {}).get("items", []):
         group = mr["apiVersion"].split("/")[0]
         if not group.endswith(".aws.m.upbound.io"):
@@ -80,13 +80,17 @@ def play_aws(kubeconfig: Path, namespace: str, composite: str, *, account_id: st
                 for t, r in (("Ready", "Available"), ("Synced", "ReconcileSuccess"))
             ]
         }
-        if mr["kind"] == "Account":
-            status["atProvider"] = {"id": account_id}
+        name = mr["metadata"]["name"]
+        status["atProvider"] = (
+            {"id": account_id}
+            if mr["kind"] == "Account"
+            else {"id": name, "arn": f"arn:aws:iam::{account_id}:role/{name}"}
+        )
         kubectl_run(
             kubeconfig,
             "patch",
             f"{mr['kind'].lower()}.{group}",
-            mr["metadata"]["name"],
+            name,
             "-n",
             namespace,
             "--subresource=status",

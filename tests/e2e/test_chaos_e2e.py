@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from e2e.kube import condition, eventually, get, say
+from e2e.kube import condition, eventually, get, play_aws, say
 from plinth.devcluster import processes
 from plinth.devcluster.kubectl import kubectl, kubectl_run
 
@@ -179,37 +179,6 @@ def outage(
     return time.monotonic()
 
 
-def play_aws(kubeconfig: Path) -> int:
-    """Mark every unready AWS and GitHub resource of the team Ready, as their providers would."""
-    marked = 0
-    for (kind, ns, name), body in composed(kubeconfig).items():
-        group = body["apiVersion"].split("/")[0]
-        if "upbound.io" not in group or condition(body, "Ready").get("status") == "True":
-            continue
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        status = {
-            "conditions": [
-                {"type": t, "status": "True", "reason": r, "lastTransitionTime": now}
-                for t, r in (("Ready", "Available"), ("Synced", "ReconcileSuccess"))
-            ],
-            "atProvider": {"arn": f"arn:aws:iam::123456789012:role/{name}", "id": name},
-        }
-        kubectl_run(
-            kubeconfig,
-            "patch",
-            f"{kind}.{group}",
-            name,
-            "-n",
-            ns,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            json.dumps({"status": status}),
-        )
-        marked += 1
-    return marked
-
-
 def function_down_is_said(kubeconfig: Path) -> None:
     """While the function is down, the claim's Synced condition says the pipeline failed."""
 
@@ -299,7 +268,7 @@ def test_a_claim_deleted_while_the_function_is_down_goes_away(
 
 def test_faults_at_steady_state(claims: Path, cluster_info: dict[str, object]) -> None:
     def steady() -> Any:
-        play_aws(claims)
+        play_aws(claims, TEAM, None, account_id="123456789012")
         poke(claims)
         poke(claims, "appclaim", "api")
         tenant = get(claims, "tenantclaim", TEAM, "-n", TEAM)
@@ -310,6 +279,6 @@ def test_faults_at_steady_state(claims: Path, cluster_info: dict[str, object]) -
     # Nothing new appears for a while: the claims are at rest.
     first = set(uids(claims))
     time.sleep(15)
-    play_aws(claims)
+    play_aws(claims, TEAM, None, account_id="123456789012")
     assert set(uids(claims)) >= first
     faults(claims, _state(cluster_info), "steady")

@@ -53,6 +53,11 @@ CRD_SETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("crossplane", ("",)),
     ("argo-cd", ("",)),
     ("cert-manager", ("",)),
+    # The workload clusters' add-ons the tenant composes for (Kyverno guardrails, Karpenter
+    # node pools): every cluster here is this API server, and an Object whose kind it lacks is
+    # never Ready, which holds the claim back as no real cluster with them would.
+    ("kyverno", ("kyverno.io_",)),
+    ("karpenter", ("",)),
 )
 
 

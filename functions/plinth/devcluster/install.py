@@ -105,13 +105,39 @@ def unestablished_xrds(get: Callable[..., Any], config: Body) -> str:
     return ""
 
 
+def inactive_kinds(get: Callable[..., Any], config: Body) -> str:
+    """Why a managed resource kind the Configuration's activation policy names is not served
+    yet ("" when all are). Providers' revisions are healthy before Crossplane has activated
+    their MRDs one by one, and a claim applied then composes kinds the API server lacks."""
+    revision = (config.get("status") or {}).get("currentRevision")
+    rev = get("configurationrevisions", revision) if revision else None
+    refs = ((rev or {}).get("status") or {}).get("objectRefs") or []
+    policies = [r["name"] for r in refs if r.get("kind") == "ManagedResourceActivationPolicy"]
+    wanted: list[str] = []
+    for name in policies:
+        policy = get("managedresourceactivationpolicies", name) or {}
+        names = [n for n in (policy.get("spec") or {}).get("activate") or [] if "*" not in n]
+        activated = set((policy.get("status") or {}).get("activated") or [])
+        if missing := [n for n in names if n not in activated]:
+            return f"{len(missing)} of {len(names)} managed resource kinds not active: {missing[0]}"
+        wanted += names
+    if not wanted:
+        return ""
+    crds = {c["metadata"]["name"]: c for c in (get("crds", *wanted) or {}).get("items") or []}
+    for n in wanted:
+        if condition(crds.get(n) or {}, "Established").get("status") != "True":
+            return f"CRD {n} not Established"
+    return ""
+
+
 def installed(
     get: Callable[..., Any], expected_providers: int, name: str = CONFIGURATION_NAME
 ) -> tuple[bool, str]:
     """Plinth is installed: the Configuration and function-plinth are Healthy, its XRDs are
     Established (their claim kinds exist), every provider it
-    depends on is there with its revision healthy (its CRDs and MRDs established), and the
-    provider-kubernetes runtime is healthy. Returns (done, what is still missing)."""
+    depends on is there with its revision healthy (its CRDs and MRDs established), the
+    provider-kubernetes runtime is healthy, and every kind its activation policy names is
+    active and served. Returns (done, what is still missing)."""
     state = packages_state(get)
     configs = [c for c in state["configurations"] if c["metadata"]["name"] == name]
     if not configs or condition(configs[0], "Healthy").get("status") != "True":
@@ -134,6 +160,8 @@ def installed(
             condition(p, "Healthy").get("status") != "True"
         ):
             return False, "provider-kubernetes not Healthy"
+    if inactive := inactive_kinds(get, configs[0]):
+        return False, inactive
     return True, ""
 
 

@@ -352,6 +352,35 @@ def build_trace(objects: Iterable[Body], kind: str, namespace: str, name: str) -
     return trace
 
 
+def _dependency_cause(trace: Trace, claim: Body, objects: list[Body]) -> Cause | None:
+    """A claim that waits for another claim (a tenant for its AccountClaim, an app for its
+    TenantClaim): that claim is what holds it back, whatever else is slow meanwhile."""
+    phase = trace.phase or ""
+    if trace.kind == "AccountClaim" or not (
+        phase in WAITING_FOR_ACCOUNT or phase == "WaitingForTenant"
+    ):
+        return None
+    kind = "AccountClaim" if phase in WAITING_FOR_ACCOUNT else "TenantClaim"
+    name = waited_for(claim)
+    why = trace.message or f"waiting for its {kind}"
+    other = find_claim(objects, kind, trace.namespace, name) if name else None
+    if other is not None:
+        st = other.get("status") or {}
+        why += f"; {kind} {name} is {st.get('phase') or 'not ready'}"
+        why += f": {st['message']}" if st.get("message") else ""
+    elif name:
+        why += f"; no {kind} {name} in namespace {trace.namespace}"
+    return Cause(
+        kind="waiting-for-account" if kind == "AccountClaim" else "waiting-for-tenant",
+        resource=f"{kind}/{trace.namespace}/{name}" if name else None,
+        why=why,
+        next=f"plinth trace {kind.lower()}/{name} -n {trace.namespace}"
+        if other is not None
+        else f"create the {kind} {name or ''} in {trace.namespace}, or fix the claim's "
+        "reference to it".replace("  ", " "),
+    )
+
+
 def _cause(trace: Trace, claim: Body, composite: Body | None, objects: list[Body]) -> Cause | None:
     conditions = {c.type: c for c in trace.conditions}
     if composite is not None and composite is not claim:
@@ -385,6 +414,15 @@ def _cause(trace: Trace, claim: Body, composite: Body | None, objects: list[Body
                 "crossplane-system",
             )
     responsive = conditions.get("Responsive")
+    waiting = _dependency_cause(trace, claim, objects)
+    if waiting is not None and (synced is None or synced.status != "False"):
+        # Waiting is the cause; an open breaker only slows noticing that the wait is over.
+        if responsive is not None and responsive.status == "False":
+            waiting.why += (
+                "; Crossplane's watch circuit breaker is open for it too, so it notices "
+                "changes only every 30 s or so until the breaker closes"
+            )
+        return waiting
     if responsive is not None and responsive.status == "False":
         return Cause(
             kind="circuit-open",
@@ -415,26 +453,6 @@ def _cause(trace: Trace, claim: Body, composite: Body | None, objects: list[Body
             next="AWS Organizations takes minutes to create an account; if it takes longer, "
             "look at the Account's conditions"
             + (f": kubectl describe {_kubectl_kind(hint)} {hint.name}" if hint else ""),
-        )
-    if phase in WAITING_FOR_ACCOUNT or phase == "WaitingForTenant":
-        kind = "AccountClaim" if phase in WAITING_FOR_ACCOUNT else "TenantClaim"
-        name = waited_for(claim)
-        why = trace.message or f"waiting for its {kind}"
-        other = find_claim(objects, kind, trace.namespace, name) if name else None
-        if other is not None:
-            st = other.get("status") or {}
-            why += f"; {kind} {name} is {st.get('phase') or 'not ready'}"
-            why += f": {st['message']}" if st.get("message") else ""
-        elif name:
-            why += f"; no {kind} {name} in namespace {trace.namespace}"
-        return Cause(
-            kind="waiting-for-account" if kind == "AccountClaim" else "waiting-for-tenant",
-            resource=f"{kind}/{trace.namespace}/{name}" if name else None,
-            why=why,
-            next=f"plinth trace {kind.lower()}/{name} -n {trace.namespace}"
-            if other is not None
-            else f"create the {kind} {name or ''} in {trace.namespace}, or fix the claim's "
-            "reference to it".replace("  ", " "),
         )
     for r in trace.resources:
         if not r.found:
