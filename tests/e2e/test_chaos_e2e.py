@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from e2e.kube import condition, eventually, get, play_aws, say
+from e2e.kube import condition, eventually, get, play_aws, play_kyverno, say
 from plinth.devcluster import processes
 from plinth.devcluster.kubectl import kubectl, kubectl_run
 
@@ -269,6 +269,7 @@ def test_a_claim_deleted_while_the_function_is_down_goes_away(
 def test_faults_at_steady_state(claims: Path, cluster_info: dict[str, object]) -> None:
     def steady() -> Any:
         play_aws(claims, TEAM, None, account_id="123456789012")
+        play_kyverno(claims)
         poke(claims)
         poke(claims, "appclaim", "api")
         tenant = get(claims, "tenantclaim", TEAM, "-n", TEAM)

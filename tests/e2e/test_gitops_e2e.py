@@ -489,6 +489,7 @@ def test_5_an_edit_reaches_the_cluster_and_the_tenant_goes_healthy(env: Env) -> 
 
     def tenant_healthy() -> bool:
         play_aws(env, "payments", "payments")
+        kube.play_kyverno(env.kubeconfig)
         health = resource_health(env, "claims-payments")
         return (
             health.get(("platform.plinth.dev", "TenantClaim", "payments"), {}).get("status")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from e2e.kube import condition, eventually, get, say
+from e2e.kube import condition, eventually, get, play_kyverno, say
 from plinth.devcluster.kubectl import kubectl, kubectl_run
 
 pytestmark = pytest.mark.e2e
@@ -88,6 +88,8 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
             assert b["roleRef"]["name"] in ("admin", "edit", "view")
 
     def objects_ready() -> bool:
+        # The guardrail policies are Ready once Kyverno (played here) has loaded them.
+        play_kyverno(kubeconfig)
         items = get(kubeconfig, "objects.kubernetes.m.crossplane.io", "-n", TEAM)["items"]
         in_cluster = [
             o for o in items if o["spec"]["forProvider"]["manifest"]["kind"] != "AppProject"
