@@ -423,7 +423,9 @@ def _cause(trace: Trace, claim: Body, composite: Body | None, objects: list[Body
                 "changes only every 30 s or so until the breaker closes"
             )
         return waiting
-    if responsive is not None and responsive.status == "False":
+    # A Ready claim's breaker (opened by its first burst of events, closed after Crossplane's
+    # cooldown) holds nothing back; it shows among the conditions.
+    if responsive is not None and responsive.status == "False" and not trace.ready:
         return Cause(
             kind="circuit-open",
             why=f"Crossplane's watch circuit breaker is open for this composite "
