@@ -47,3 +47,26 @@ def test_claims_in_rotation_beyond_the_bound_still_hit() -> None:
             if cache.get(r) is None:
                 cache.put(r, b"r" * 500)
     assert cache.stats().hit_ratio > 0.1, cache.stats()
+
+
+def test_the_struct_encoder_is_bounded_by_bytes_and_exact() -> None:
+    from google.protobuf import struct_pb2
+
+    from plinth.runtime.structs import StructEncoder
+
+    enc = StructEncoder(size=1000, max_bytes=64_000)
+    small = [{"kind": "Object", "metadata": {"name": f"o-{i}"}, "n": i} for i in range(500)]
+    for body in small:
+        assert struct_pb2.Struct.FromString(enc.encode(body)) == struct_pb2.Struct.FromString(
+            enc.encode(dict(body))
+        )
+        assert enc.bytes <= 64_000
+    # A hostile body (a claim can put megabytes into a composed resource) is encoded, not kept.
+    before = enc.bytes
+    huge = {"kind": "Object", "metadata": {"name": "x" * 200_000}}
+    s = struct_pb2.Struct.FromString(enc.encode(huge))
+    assert s["metadata"]["name"] == "x" * 200_000
+    assert enc.bytes == before
+    # A changed value never reuses a stale encoding.
+    assert struct_pb2.Struct.FromString(enc.encode({"a": True}))["a"] is True
+    assert struct_pb2.Struct.FromString(enc.encode({"a": 1}))["a"] == 1
