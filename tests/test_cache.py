@@ -60,13 +60,13 @@ def test_the_struct_encoder_is_bounded_by_bytes_and_exact() -> None:
         assert struct_pb2.Struct.FromString(enc.encode(body)) == struct_pb2.Struct.FromString(
             enc.encode(dict(body))
         )
-        assert enc.bytes <= 64_000
+        assert enc.held_bytes <= 64_000
     # A hostile body (a claim can put megabytes into a composed resource) is encoded, not kept.
-    before = enc.bytes
+    before = enc.held_bytes
     huge = {"kind": "Object", "metadata": {"name": "x" * 200_000}}
     s = struct_pb2.Struct.FromString(enc.encode(huge))
     assert s["metadata"]["name"] == "x" * 200_000
-    assert enc.bytes == before
+    assert enc.held_bytes == before
     # A changed value never reuses a stale encoding.
     assert struct_pb2.Struct.FromString(enc.encode({"a": True}))["a"] is True
     assert struct_pb2.Struct.FromString(enc.encode({"a": 1}))["a"] == 1

@@ -101,7 +101,7 @@ class StructEncoder:
         self._cache: OrderedDict[bytes, bytes] = OrderedDict()
 
     @property
-    def bytes(self) -> int:
+    def held_bytes(self) -> int:
         return self._bytes
 
     def encode(self, body: Body) -> bytes:
