@@ -79,7 +79,9 @@ def corpus() -> tuple[Sample, ...]:
                     where = f"{path.relative_to(REPO)} {doc.kind} [{variant} phase {phase}]"
 
                     def record(req: fnv1.RunFunctionRequest, where: str = where) -> Any:
-                        data = req.SerializeToString()
+                        # Deterministic: map order follows string hashing otherwise, and a
+                        # fuzz seed must draw the same cases in every process.
+                        data = req.SerializeToString(deterministic=True)
                         seen.setdefault(data, Sample(where, data))
                         files.setdefault(data, set()).add(where.split(" ", 1)[0])
                         return runner.run(req)

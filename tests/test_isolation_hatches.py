@@ -56,9 +56,11 @@ def vocabulary() -> frozenset[str]:
 
 # Team names of unlisted teams: a management namespace without '-' is its team.
 TEAMS = st.text("abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=12).filter(
-    lambda t: not t.startswith("kube")
-    and t not in {"default", "argocd", "monitoring"}
-    and t not in vocabulary()
+    lambda t: (
+        not t.startswith("kube")
+        and t not in {"default", "argocd", "monitoring"}
+        and t not in vocabulary()
+    )
 )
 
 

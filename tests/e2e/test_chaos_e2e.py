@@ -63,6 +63,8 @@ DOOMED = {
 # with PLINTH_CHAOS_OUTAGE=seconds while iterating on the test.
 OUTAGE = float(os.environ.get("PLINTH_CHAOS_OUTAGE", "180"))
 SHORT_OUTAGE = min(30.0, OUTAGE)
+# Longer than Crossplane's function call deadline (1 minute) plus its error backoff.
+POKE_EVERY_WHILE_DOWN = 90.0
 TIMINGS: dict[str, float] = {}
 
 Key = tuple[str, str, str]
@@ -185,15 +187,22 @@ def outage(
 def function_down_is_said(kubeconfig: Path, round_: str) -> None:
     """While the function is down, each claim's Synced condition says the pipeline failed.
 
-    The app says so at once (a poke is an event). The tenant's first burst of Object events
-    has opened Crossplane's circuit breaker, which drops pokes: it says so at its next
-    requeue (the response's TTL, 1 minute while its resources become ready) plus the call's
-    deadline, so the outage lasts as long as that takes, at least `OUTAGE`."""
+    The app says so once a poke reaches it. The tenant's first burst of Object events has
+    opened Crossplane's circuit breaker, which drops pokes: it says so at its next requeue
+    (the response's TTL, 1 minute while its resources become ready) plus the call's deadline,
+    so the outage lasts as long as that takes, at least `OUTAGE`.
+
+    Pokes are spaced wider than the function call's deadline: a reconcile waits that long for
+    the dead function, and a poke in the meantime changes the claim under it, so its status
+    update (the Synced condition saying so) conflicts and Crossplane requeues it silently."""
     began = time.monotonic()
     for kind, name in (("appclaim", "api"), ("tenantclaim", TEAM)):
+        poked = [0.0]
 
-        def said(kind: str = kind, name: str = name) -> Any:
-            poke(kubeconfig, kind, name)
+        def said(kind: str = kind, name: str = name, poked: list[float] = poked) -> Any:
+            if time.monotonic() - poked[0] > POKE_EVERY_WHILE_DOWN:
+                poke(kubeconfig, kind, name)
+                poked[0] = time.monotonic()
             synced_c = condition(get(kubeconfig, kind, name, "-n", TEAM), "Synced")
             return synced_c.get("status") == "False" and synced_c.get("message")
 

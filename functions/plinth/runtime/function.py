@@ -263,8 +263,8 @@ def evaluate(
         raise Fatal(f"{api.kind} {namespace}/{name} refused: {e}") from None
     except PlatformIncomplete as e:
         raise Fatal(
-            f"the platform EnvironmentConfig {settings.platform_config!r} lacks {e} "
-            f"needed to compose a {api.kind}"
+            f"the platform EnvironmentConfig {settings.platform_config!r} lacks {e}, "
+            f"which {api.kind} {namespace}/{name} needs; add it to the platform config"
         ) from None
     waiting = bool(composition.pending) and any(
         _unsettled(list(required.get(n) or [])) for n in requirements if n != PLATFORM_REQUIREMENT

@@ -8,7 +8,9 @@ Gates, named once here and used by every module:
   (AWS resources of that environment); `account(None)` is the tenant's home account, where
   the image repository and the CI role live;
 * `network(env)` - that account's VPC and private subnets are known (databases, caches);
-* `tenant_ready` - the tenant reports Ready, so its namespaces exist (in-cluster objects).
+* `tenant_ready` - the tenant reports Ready, so its namespaces exist (in-cluster objects);
+* `github` - the platform's GitHub organization (repository, delivery, images, previews): a
+  platform config without one is incomplete for apps, a Fatal result naming `data.github`.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from typing import Any
 
 from plinth.api.app import AppEnvironment, AppSpec
 from plinth.api.base import Environment
-from plinth.api.platform import Cluster
+from plinth.api.platform import Cluster, GitHub
 from plinth.api.tenant import TenantSpec, namespace_names
 from plinth.builders import aws
 from plinth.builders import kubernetes as k8s
 from plinth.compose.accounts import Account, Accounts, Network
-from plinth.core.composition import Claim, Composition, Observed
+from plinth.core.composition import Claim, Composition, Observed, PlatformIncomplete
 from plinth.core.labels import aws_tags, claim_labels
 from plinth.core.naming import aws_name
 
@@ -123,6 +125,15 @@ class Context:
             f"{env.value} environment is given by id, so set spec.network or "
             f"environments[{env.value}].network (vpcId, subnetIds)"
         )
+
+    # --- the platform ----------------------------------------------------------------------
+
+    @property
+    def github(self) -> GitHub:
+        """The platform's GitHub organization; every app has a repository there."""
+        if self.claim.platform.github is None:
+            raise PlatformIncomplete("data.github (where app repositories are created)")
+        return self.claim.platform.github
 
     # --- names -----------------------------------------------------------------------------
 

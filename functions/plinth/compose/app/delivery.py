@@ -83,8 +83,7 @@ def values(ctx: Context, p: Placement) -> dict[str, Any]:
 
 def build(ctx: Context) -> None:
     platform = ctx.claim.platform
-    gh = platform.github
-    assert gh is not None
+    gh = ctx.github
     for p in ctx.placements:
         if not ctx.tenant_ready or ctx.account(p.environment) is None or ctx.account(None) is None:
             ctx.out.wait(

@@ -13,7 +13,6 @@ import json
 from plinth.builders import aws
 from plinth.compose.account.ci_identity import GITHUB_OIDC_HOST
 from plinth.compose.app.context import Context, policy
-from plinth.core.composition import PlatformIncomplete
 
 ECR_REPOSITORY = "ecr-repository"
 ECR_LIFECYCLE = "ecr-lifecycle-policy"
@@ -108,9 +107,7 @@ def build(ctx: Context) -> None:
         ),
     )
     _pull_policy(ctx)
-    gh = ctx.claim.platform.github
-    if gh is None:
-        raise PlatformIncomplete("data.github (whose repositories push the app's images)")
+    gh = ctx.github
     subject = f"repo:{gh.owner}/{ctx.repo_name}"
     provider_arn = f"arn:{ctx.partition}:iam::{account.id}:oidc-provider/{GITHUB_OIDC_HOST}"
     trust = policy(

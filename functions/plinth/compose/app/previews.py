@@ -258,8 +258,7 @@ def build(ctx: Context) -> None:
     if previews is None:
         return
     _check(ctx)
-    gh = ctx.claim.platform.github
-    assert gh is not None
+    gh = ctx.github
     p = placement(ctx)
     crns = (PROJECT_CRN, APPSET_CRN, POLICY_CRN)
     if p is None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from plinth.builders import github
 from plinth.builders.common import ProviderConfigRef
 from plinth.compose.app.context import Context
-from plinth.core.composition import PlatformIncomplete
 
 REPOSITORY = "repository"
 BRANCH_PROTECTION = "branch-protection-main"
@@ -19,17 +18,13 @@ def variable_crn(name: str) -> str:
 
 
 def url(ctx: Context) -> str:
-    github_ = ctx.claim.platform.github
-    assert github_ is not None
-    return f"https://github.com/{github_.owner}/{ctx.repo_name}"
+    return f"https://github.com/{ctx.github.owner}/{ctx.repo_name}"
 
 
 def build(ctx: Context, variables: dict[str, str | None]) -> None:
     """`variables`: name -> value, or None while the value is not known yet."""
     platform = ctx.claim.platform
-    gh = platform.github
-    if gh is None:
-        raise PlatformIncomplete("data.github (where app repositories are created)")
+    gh = ctx.github
     pc = ProviderConfigRef(platform.provider_configs.github)
     labels = ctx.labels()
     template_owner, template_repo = (
