@@ -393,7 +393,10 @@ def judge(case: Case, raw: bytes | None, error: grpc.aio.AioRpcError | None, r: 
             outcome = "refused-oversized"
         else:
             outcome = "rpc-error"
-            r.violations.append(f"{case.source} {case.mutations}: {error.code()} {error.details()}")
+            r.violations.append(
+                f"{case.source} {case.mutations} ({len(case.data):,} bytes): "
+                f"{error.code()} {error.details()}"
+            )
             r.saved.append(case)
     else:
         try:

@@ -34,7 +34,7 @@ from plinth.api.tenant import (
     ref_key,
 )
 from plinth.builders.common import ProviderConfigRef
-from plinth.core.composition import Claim, Required, Requirement
+from plinth.core.composition import Claim, Required, Requirement, at, objects_at
 from plinth.core.labels import TEAM
 from plinth.core.tenancy import Refused, describe
 
@@ -89,9 +89,8 @@ def _account_claim(ref: AccountRef, required: Required) -> dict[str, Any] | None
 def _provider_config_name(ref: AccountRef, account: dict[str, Any] | None) -> str | None:
     if ref.provider_config:
         return ref.provider_config
-    status = (account or {}).get("status") or {}
-    pc = status.get("providerConfig")
-    return str(pc) if pc else None
+    pc = at(account, "status", "providerConfig")
+    return pc if isinstance(pc, str) and pc else None
 
 
 def _distinct(refs: list[AccountRef]) -> list[AccountRef]:
@@ -127,8 +126,7 @@ def _check_legacy_owner(claim: Claim, name: str, required: Required) -> str | No
     found = required.get(provider_config_requirement(name))
     if not found:
         return f"waiting for ProviderConfig {name!r}: it does not exist yet"
-    labels = (found[0].get("metadata") or {}).get("labels") or {}
-    owner = labels.get(TEAM)
+    owner = at(found[0], "metadata", "labels", TEAM)
     if owner == claim.team.name:
         return None
     if owner:
@@ -148,27 +146,28 @@ def resolve(claim: Claim, ref: AccountRef, required: Required) -> Account | str:
     if ref.claim_name is not None:
         if account is None:
             return f"waiting for {where}: it does not exist yet"
-        namespace = (account.get("metadata") or {}).get("namespace")
+        namespace = at(account, "metadata", "namespace")
         if namespace != claim.namespace:
             raise Refused(
                 f"AccountClaim {ref.claim_name!r} handed over from namespace {namespace!r}: a "
                 "claim may only use an account of its own namespace"
             )
     pc = _provider_config_name(ref, account)
-    status = (account or {}).get("status") or {}
-    account_id = ref.account_id or status.get("accountId")
-    if not account_id or not pc:
+    status = at(account, "status")
+    account_id = ref.account_id or at(status, "accountId")
+    if not isinstance(account_id, str) or not account_id or not pc:
         return f"waiting for {where} to report its account id and ProviderConfig"
     if not claim.flavor.namespaced and (wait := _check_legacy_owner(claim, pc, required)):
         return wait
     network = None
-    subnets = (status.get("subnetIds") or {}).get("private") or []
-    if status.get("vpcId") and subnets:
-        network = Network(str(status["vpcId"]), tuple(str(s) for s in subnets))
+    vpc, subnets = at(status, "vpcId"), at(status, "subnetIds", "private")
+    if isinstance(vpc, str) and vpc and isinstance(subnets, list) and subnets:
+        network = Network(vpc, tuple(str(s) for s in subnets))
+    reported = at(status, "region")
     return Account(
-        str(account_id),
+        account_id,
         ProviderConfigRef(pc, kind="ProviderConfig"),
-        str(status.get("region") or region),
+        reported if isinstance(reported, str) and reported else region,
         network,
     )
 
@@ -258,26 +257,37 @@ def plan(
     return accounts
 
 
+def _environment(value: Any) -> Environment | None:
+    return (
+        Environment(value)
+        if isinstance(value, str) and value in Environment._value2member_map_
+        else None
+    )
+
+
 def previous_accounts(status: Mapping[str, Any] | None) -> dict[Environment, str]:
     """The account each environment was composed in, as the claim's status reports it: a
     tenant's `accounts`, an app's `environments[].accountId`; a tenant from before accounts per
     environment reports one `accountId` for all of them."""
-    status = status or {}
     out: dict[Environment, str] = {}
-    if "accounts" not in status and isinstance(status.get("accountId"), str):
-        for item in status.get("namespaces") or []:
-            if item.get("environment") in Environment._value2member_map_:
-                out[Environment(item["environment"])] = status["accountId"]
-    for item in [*(status.get("accounts") or []), *(status.get("environments") or [])]:
-        env, account = item.get("environment") or item.get("name"), item.get("accountId")
-        if env in Environment._value2member_map_ and isinstance(account, str) and account:
-            out[Environment(env)] = account
+    legacy = at(status, "accountId")
+    if at(status, "accounts") is None and isinstance(legacy, str):
+        for item in objects_at(status, "namespaces"):
+            if (env := _environment(item.get("environment"))) is not None:
+                out[env] = legacy
+    for item in [*objects_at(status, "accounts"), *objects_at(status, "environments")]:
+        env, account = (
+            _environment(item.get("environment") or item.get("name")),
+            item.get("accountId"),
+        )
+        if env is not None and isinstance(account, str) and account:
+            out[env] = account
     return out
 
 
 def _check_separation(claim: Claim, accounts: Accounts, required: Required) -> None:
     for env, ref in accounts.refs.items():
-        vended = ((_account_claim(ref, required) or {}).get("spec") or {}).get("environment")
+        vended = at(_account_claim(ref, required), "spec", "environment")
         prod_env, prod_account = env is Environment.PROD, vended == Environment.PROD.value
         if vended and prod_env != prod_account:
             raise Refused(

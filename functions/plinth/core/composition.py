@@ -53,15 +53,32 @@ def user_spec(body: Body) -> Body:
     return {k: v for k, v in (body.get("spec") or {}).items() if k not in CROSSPLANE_SPEC_FIELDS}
 
 
+def at(node: Any, *path: str) -> Any:
+    """The value at `path` in a resource body, or None where a level is missing or not an object.
+
+    Bodies read from the cluster (observed resources, required claims, the composite's status)
+    are data: the API server or another controller may hold any shape there, and a malformed
+    one must read as absent, never crash the composer."""
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def objects_at(node: Any, *path: str) -> list[Body]:
+    """The objects of the list at `path` (items of another type skipped); [] when it is not a
+    list."""
+    items = at(node, *path)
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
 def condition_of(body: Body, kind: str) -> dict[str, Any] | None:
     """The condition of type `kind` in a resource's status, if it reports one."""
-    status = body.get("status")
-    conditions = status.get("conditions") if isinstance(status, dict) else None
     # Observed state is what the API server stored; a malformed one has no conditions.
-    for c in conditions if isinstance(conditions, list) else ():
-        if isinstance(c, dict) and c.get("type") == kind:
-            return c
-    return None
+    return next(
+        (c for c in objects_at(body, "status", "conditions") if c.get("type") == kind), None
+    )
 
 
 class PlatformIncomplete(ValueError):
@@ -155,12 +172,7 @@ class Observed:
         if self._value_at is not None and name not in self._bodies and name in self._raw:
             # One field of a resource not converted yet: read it where it is.
             return self._value_at(self._raw[name], path)
-        node: Any = self.body(name)
-        for key in path:
-            if not isinstance(node, dict) or key not in node:
-                return None
-            node = node[key]
-        return node
+        return at(self.body(name), *path)
 
     def condition(self, name: str, kind: str) -> dict[str, Any] | None:
         body = self.body(name)

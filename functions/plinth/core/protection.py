@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from plinth.core.composition import Body, Composition
+from plinth.core.composition import Body, Composition, at
 from plinth.core.labels import ENVIRONMENT
 from plinth.core.tenancy import Refused
 
@@ -70,10 +70,10 @@ class Rule:
             return False
         if self.manifest_kind is None:
             return True
-        manifest = ((body.get("spec") or {}).get("forProvider") or {}).get("manifest") or {}
-        if not isinstance(manifest, dict) or manifest.get("kind") != self.manifest_kind:
+        manifest = at(body, "spec", "forProvider", "manifest")
+        if at(manifest, "kind") != self.manifest_kind:
             return False
-        name = (manifest.get("metadata") or {}).get("name")
+        name = at(manifest, "metadata", "name")
         return not self.manifest_names or name in self.manifest_names
 
 
@@ -106,8 +106,7 @@ RULES: tuple[Rule, ...] = (
 
 
 def environment_of(body: Body) -> str | None:
-    labels = (body.get("metadata") or {}).get("labels") or {}
-    env = labels.get(ENVIRONMENT) if isinstance(labels, dict) else None
+    env = at(body, "metadata", "labels", ENVIRONMENT)
     return env if isinstance(env, str) else None
 
 
@@ -139,10 +138,9 @@ def deletion_fields(namespaced: bool, keep: bool) -> dict[str, Any]:
 
 def keeps(body: Body) -> bool:
     """True when deleting this managed resource leaves what it manages in place."""
-    spec = body.get("spec") or {}
-    if spec.get("deletionPolicy") == "Orphan":
+    if at(body, "spec", "deletionPolicy") == "Orphan":
         return True
-    policies = spec.get("managementPolicies")
+    policies = at(body, "spec", "managementPolicies")
     return isinstance(policies, list) and "Delete" not in policies and "*" not in policies
 
 
