@@ -84,6 +84,7 @@ class Case:
     data: bytes
     mutations: list[str]
     source: str
+    index: int = 0  # its place in the seed's sequence: `--start` reproduces the window
 
 
 def _roots(req: fnv1.RunFunctionRequest, rng: random.Random) -> struct_pb2.Struct:
@@ -394,7 +395,7 @@ def judge(case: Case, raw: bytes | None, error: grpc.aio.AioRpcError | None, r: 
         else:
             outcome = "rpc-error"
             r.violations.append(
-                f"{case.source} {case.mutations} ({len(case.data):,} bytes): "
+                f"#{case.index} {case.source} {case.mutations} ({len(case.data):,} bytes): "
                 f"{error.code()} {error.details()}"
             )
             r.saved.append(case)
@@ -436,6 +437,7 @@ async def fuzz(
     results: Results,
     alive: Callable[[], bool],
     on_progress: Callable[[int], None] | None = None,
+    start: int = 0,
 ) -> None:
     rng = random.Random(seed)
     opts = [*channel_options(), ("grpc.max_send_message_length", 64 * 1024 * 1024)]
@@ -443,7 +445,10 @@ async def fuzz(
 
     async def produce() -> None:
         for i in range(mutations):
-            await queue.put(make_case(pool, rng))
+            case = make_case(pool, rng)
+            if i < start:
+                continue  # drawn, so the cases after it are the seed's
+            await queue.put(dataclasses.replace(case, index=i))
             if on_progress and i and i % 10000 == 0:
                 on_progress(i)
         for _ in range(concurrency):
@@ -476,7 +481,14 @@ class Run:
     health: bool
 
 
-def run_fuzz(mutations: int, *, seed: int = 0, concurrency: int = 8, progress: bool = False) -> Run:
+def run_fuzz(
+    mutations: int,
+    *,
+    seed: int = 0,
+    concurrency: int = 8,
+    progress: bool = False,
+    start: int = 0,
+) -> Run:
     pool = list(corpus())
     results = Results()
     rss: list[int] = []
@@ -503,6 +515,7 @@ def run_fuzz(mutations: int, *, seed: int = 0, concurrency: int = 8, progress: b
                     results=results,
                     alive=server.alive,
                     on_progress=report,
+                    start=start,
                 )
             )
         seconds = time.monotonic() - began
@@ -548,13 +561,22 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=19)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--save", type=Path, help="write requests that broke a rule here")
+    ap.add_argument(
+        "--start", type=int, default=0, help="send only cases START.. of the seed's sequence"
+    )
     args = ap.parse_args()
-    run = run_fuzz(args.mutations, seed=args.seed, concurrency=args.concurrency, progress=True)
+    run = run_fuzz(
+        args.mutations,
+        seed=args.seed,
+        concurrency=args.concurrency,
+        progress=True,
+        start=args.start,
+    )
     print_run(run, args.seed)
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
-        for i, case in enumerate(run.results.saved[:200]):
-            (args.save / f"case-{i}.bin").write_bytes(case.data)
+        for case in run.results.saved[:200]:
+            (args.save / f"case-{case.index}.binpb").write_bytes(case.data)
     ok = run.alive and run.health and not run.results.violations
     sys.exit(0 if ok else 1)
 

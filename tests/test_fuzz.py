@@ -109,6 +109,8 @@ def test_nesting_past_protobufs_limit_gets_a_fatal_result() -> None:
         (("spec",), "text", "spec must be an object"),
         (("metadata",), [1], "metadata must be an object"),
         (("metadata", "name"), {"a": 1}, "metadata.name must be a string"),
+        (("metadata", "name"), "n" * 254, "metadata.name is longer than the API server allows"),
+        (("metadata", "labels"), {"team": "v" * 64}, "metadata.labels has a key or value longer"),
         (("metadata", "labels"), {"team": 1}, "metadata.labels must map strings"),
         (("status",), True, "status must be an object"),
     ],

@@ -120,11 +120,13 @@ def claim_identity(xr: Body, flavor: Flavor) -> tuple[str, str]:
 
 
 def envelope_error(body: Any, what: str) -> str | None:
-    """What is wrong with the Kubernetes object envelope of `body` (types only), if anything.
+    """What is wrong with the Kubernetes object envelope of `body` (types and the API server's
+    length limits), if anything.
 
-    The API server guarantees these shapes for what Crossplane reads from it; the function
-    checks them anyway, so that a malformed request gets a Fatal result naming the field
-    rather than an internal error from deep inside a composer."""
+    The API server guarantees these for what Crossplane reads from it; the function checks
+    them anyway, so that a malformed request gets a Fatal result naming the field rather than
+    an internal error from deep inside a composer, or a 3 MiB name that every derived name
+    is hashed from (40 s of one call, found by `make fuzz`)."""
     if not isinstance(body, dict):
         return f"{what} is not an object"
     for key in ("apiVersion", "kind"):
@@ -134,16 +136,25 @@ def envelope_error(body: Any, what: str) -> str | None:
         if not isinstance(body.get(key) or {}, dict):
             return f"{what}: {key} must be an object"
     meta = body.get("metadata") or {}
-    for key in ("name", "namespace", "uid", "generateName"):
+    for key, limit in (("name", 253), ("namespace", 63), ("uid", 128), ("generateName", 253)):
         if not isinstance(meta.get(key, ""), str):
             return f"{what}: metadata.{key} must be a string"
+        if len(meta.get(key, "")) > limit:
+            return f"{what}: metadata.{key} is longer than the API server allows ({limit})"
     for key in ("labels", "annotations"):
         values = meta.get(key) or {}
         if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
             return f"{what}: metadata.{key} must map strings to strings"
+    labels = meta.get("labels") or {}
+    if any(len(k) > 317 or len(v) > 63 for k, v in labels.items()):
+        return f"{what}: metadata.labels has a key or value longer than the API server allows"
+    if sum(len(k) + len(v) for k, v in (meta.get("annotations") or {}).items()) > 256 * 1024:
+        return f"{what}: metadata.annotations are larger than the API server allows (256 KiB)"
     ref = (body.get("spec") or {}).get("claimRef") or {}
     if not isinstance(ref, dict) or not all(isinstance(v, str) for v in ref.values()):
         return f"{what}: spec.claimRef must map strings to strings"
+    if any(len(v) > 253 for v in ref.values()):
+        return f"{what}: spec.claimRef has a value longer than the API server allows (253)"
     return None
 
 
