@@ -351,10 +351,10 @@ def wire_mutation(data: bytes, rng: random.Random) -> tuple[bytes, str]:
 
 
 def make_case(pool: list[Sample], rng: random.Random) -> Case:
+    mutators, weights = zip(*MUTATORS, strict=True)
     while True:
         sample = rng.choice(pool)
         req = fnv1.RunFunctionRequest.FromString(sample.data)
-        mutators, weights = zip(*MUTATORS, strict=True)
         names = [m(req, rng, pool) for m in rng.choices(mutators, weights, k=rng.randint(1, 3))]
         # Tags keep every case a cache miss: the function composes each one.
         req.meta.tag = f"fuzz-{rng.getrandbits(48):x}"

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from plinth.api.overrides import Override
-from plinth.core.composition import Body, Composition
+from plinth.core.composition import Body, Composition, at
 from plinth.core.tenancy import Refused
 
 OBJECT_KIND = "Object"
@@ -191,14 +191,6 @@ def _roots(body: Body) -> tuple[tuple[str, ...], ...]:
     return OBJECT_ROOTS if body.get("kind") == OBJECT_KIND else MANAGED_ROOTS
 
 
-def _at(node: Any, path: Iterable[str]) -> Any:
-    for key in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
-
-
 def _leaves(patch: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     """The paths a merge patch writes: every key it sets, down to its leaves."""
     out = []
@@ -247,7 +239,7 @@ def check(override: Override, body: Body) -> None:
 def _check_shapes(where: str, patch: Mapping[str, Any], body: Any, path: tuple[str, ...]) -> None:
     for key, value in patch.items():
         sub = (*path, key)
-        current = _at(body, sub)
+        current = at(body, *sub)
         if current is None or value is None:
             continue
         if isinstance(current, dict) != isinstance(value, Mapping) or isinstance(
