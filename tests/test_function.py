@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -203,30 +204,57 @@ def _ttl(rsp: fnv1.RunFunctionResponse) -> float:
     return float(rsp.meta.ttl.ToTimedelta().total_seconds())
 
 
-def _converged(xr: dict[str, Any], required: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _converged(
+    xr: dict[str, Any],
+    required: list[dict[str, Any]],
+    conditions: Callable[[dict[str, Any]], list[dict[str, str]]] = lambda r: [
+        {"type": "Ready", "status": "True"}
+    ],
+) -> list[dict[str, Any]]:
+    """What Crossplane observes once every phase has run and each resource reports
+    `conditions(resource)`."""
     observed: list[dict[str, Any]] = []
     for _ in range(6):
         step = render(to_composite(xr), extra_resources=required, observed=observed)
-        observed = [
-            {**r, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
-            for r in step.resources
-        ]
+        observed = [{**r, "status": {"conditions": conditions(r)}} for r in step.resources]
     return observed
+
+
+def _is_object(r: dict[str, Any]) -> bool:
+    return str(r["apiVersion"]).startswith("kubernetes.")
 
 
 def test_ttl_is_long_when_ready_and_short_while_waiting_on_a_required_resource() -> None:
     from plinth.runtime.function import TTLS
 
     assert TTLS.waiting_on_required < TTLS.provisioning <= TTLS.fatal < TTLS.ready
+    assert TTLS.settling < TTLS.provisioning
     # Waiting on its AccountClaim (not Ready yet): Crossplane does not watch it, call again soon.
     waiting = run_function(
         _req(TENANT, required={"platform": [PLATFORM], "account-payments-dev": [ACCOUNT]})
     )
     assert not _fatal(waiting)
     assert _ttl(waiting) == TTLS.waiting_on_required
-    # Account ready, its own resources not observed yet: the watches call; the TTL is a fallback.
-    provisioning = run_function(_req(TENANT))
+    # Account ready, its first Objects not observed yet: they are Ready in seconds, and
+    # Crossplane's circuit breaker may drop the events that say so: call again soon.
+    assert _ttl(run_function(_req(TENANT))) == TTLS.settling
+    # Every Object Ready, its AWS resources not yet: the watches call; the TTL is a fallback.
+    aws_pending = _converged(
+        TENANT,
+        [PLATFORM, ACCOUNT_READY],
+        lambda r: [{"type": "Ready", "status": "True" if _is_object(r) else "False"}],
+    )
+    assert any(not _is_object(r) for r in aws_pending)
+    provisioning = run_function(_req(TENANT, observed=aws_pending))
     assert _ttl(provisioning) == TTLS.provisioning
+    # An Object its provider fails to apply is not settling: calling sooner would not help.
+    failing = [
+        {**r, "status": {"conditions": [{"type": "Synced", "status": "False"}]}}
+        if _is_object(r)
+        else r
+        for r in aws_pending
+    ]
+    assert _ttl(run_function(_req(TENANT, observed=failing))) == TTLS.provisioning
     # Everything Ready and nothing waited on: called rarely.
     ready = run_function(_req(TENANT, observed=_converged(TENANT, [PLATFORM, ACCOUNT_READY])))
     assert struct_to_py(ready.desired.composite.resource)["status"]["phase"] == "Ready"

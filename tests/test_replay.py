@@ -17,7 +17,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from conftest import REPO
 from lifecycles import claim_files, is_claim
 from plinth.cli.claims import placed
-from plinth.runtime.function import TTLS, FunctionRunner, run_naive
+from plinth.runtime.function import FunctionRunner, Ttls, run_naive
 from plinth.runtime.record import Call, read_corpus
 from plinth.runtime.structs import struct_to_py
 from plinth.tools.render import to_composite
@@ -55,19 +55,21 @@ def test_fast_path_equals_the_naive_sdk_path_for_every_example_and_phase() -> No
 
 
 def test_ready_claims_are_called_rarely_and_waiting_ones_soon() -> None:
+    # Distinct values, so that each state's TTL is told apart from the others.
+    ttls = Ttls(ready=3600, provisioning=60, waiting_on_required=5, settling=7, fatal=61)
     seen = set()
     for call in corpus():
-        rsp = FunctionRunner(cache_bytes=0).run(call.request)
+        rsp = FunctionRunner(cache_bytes=0, ttls=ttls).run(call.request)
         if not rsp.desired.HasField("composite"):
             continue  # asking for requirements: Crossplane calls again at once
         ttl = rsp.meta.ttl.ToTimedelta().total_seconds()
         phase = struct_to_py(rsp.desired.composite.resource).get("status", {}).get("phase")
         if phase == "Ready":
-            assert ttl == TTLS.ready, call.line
+            assert ttl == ttls.ready, call.line
         else:
-            assert ttl in (TTLS.provisioning, TTLS.waiting_on_required), call.line
+            assert ttl in (ttls.provisioning, ttls.waiting_on_required, ttls.settling), call.line
         seen.add(ttl)
-    assert seen == {TTLS.ready, TTLS.provisioning, TTLS.waiting_on_required}
+    assert seen == {ttls.ready, ttls.provisioning, ttls.waiting_on_required, ttls.settling}
 
 
 def test_serve_records_what_render_request_replays(tmp_path: Path) -> None:

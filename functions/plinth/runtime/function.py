@@ -42,6 +42,7 @@ from plinth.core.composition import (
     condition_of,
     user_spec,
 )
+from plinth.core.readiness import settles_in_seconds
 from plinth.core.tenancy import Refused, check_declared_team, team_of
 from plinth.runtime.cache import DEFAULT_MAX_BYTES, CacheStats, ResponseCache
 from plinth.runtime.calls import INTERNAL_ERROR_PREFIX, Call, current_claim, ended, identify
@@ -72,12 +73,20 @@ class Ttls:
     claim waiting on nothing is called rarely (a change to it or to anything it composes
     triggers a call anyway); a claim waiting on a required resource (a tenant's AccountClaim,
     an app's TenantClaim) is called often, so it notices the dependency within seconds; a
-    claim waiting on its own resources keeps the SDK's minute, a fallback to the watches.
+    claim waiting on its own AWS resources keeps the SDK's minute, a fallback to the watches.
+
+    A claim with a provider-kubernetes Object not Ready yet (and not failing) is called again
+    within seconds too: the watches should call it as soon as the Object is Ready, but the
+    first burst of Object events opens Crossplane's per-XR circuit breaker (an Object changes
+    about seven times as the provider takes it over, two tokens each, against a burst of 100),
+    which then lets one event through per 30 s. The TTL requeue does not go through the
+    breaker, so it bounds each of a tenant's phases to seconds rather than a minute.
     """
 
     ready: float = 3600.0
     provisioning: float = 60.0
     waiting_on_required: float = 5.0
+    settling: float = 5.0
     fatal: float = 60.0
 
 
@@ -323,6 +332,7 @@ def write_response(
     if comp is None:
         return rsp
     unready: list[str] = []
+    settling = False
     for crn, body in comp.desired().items():
         target = rsp.desired.resources[crn]
         encode(target, body)
@@ -331,6 +341,7 @@ def write_response(
         else:
             target.ready = fnv1.READY_FALSE
             unready.append(crn)
+            settling = settling or settles_in_seconds(body, comp.observed.condition(crn, "Synced"))
 
     status = dict(comp.status)
     message = status.get("message")
@@ -346,6 +357,8 @@ def write_response(
         rsp.meta.ttl.FromTimedelta(_ttl(ttls.ready))
     elif outcome.waiting_on_required:
         rsp.meta.ttl.FromTimedelta(_ttl(ttls.waiting_on_required))
+    elif unready and settling:
+        rsp.meta.ttl.FromTimedelta(_ttl(ttls.settling))
     if not done and phase == "Ready":
         phase = "Provisioning"
     status["phase"] = phase

@@ -24,6 +24,7 @@ from plinth.api.catalog import CLAIMS, find_claim_api
 from plinth.api.flavor import Flavor
 from plinth.api.platform import PlatformConfig
 from plinth.core.composition import CROSSPLANE_SPEC_FIELDS
+from plinth.core.readiness import OBJECT_GROUPS
 from plinth.generators.crossplane import xrd
 from plinth.generators.openapi import VALUE_CONSTRAINTS
 from plinth.runtime.function import format_errors
@@ -32,7 +33,6 @@ from plinth.tools.crds import CrdVersion, SchemaStore
 from plinth.tools.yamlio import Document
 
 KUBERNETES_VERSION = "1.34"
-OBJECT_GROUPS = ("kubernetes.crossplane.io", "kubernetes.m.crossplane.io")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_NAMED_KINDS = {"Namespace", "Service"}
