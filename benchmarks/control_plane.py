@@ -1,0 +1,435 @@
+"""Figures from the local control plane (`make bench-e2e`): what a platform team feels.
+
+1. One TenantClaim (the e2e tenant: 3 namespaces on 2 clusters, 33 Objects) applied until every
+   in-cluster Object is Ready, then deleted until the claim, its namespaces and its Objects are
+   gone; with the watch events its Objects caused (Crossplane's circuit-breaker tokens) and
+   whether the claim's breaker opened.
+2. N TenantClaims and N AppClaims applied at once until all are Ready (this script plays
+   provider-upjet-aws, provider-upjet-github and Kyverno, which do not run here), then deleted.
+3. The function calls each of those claims caused at steady state, counted from
+   `plinth serve --record` over a window, and the TTL their steady responses carry.
+
+Figures, never assertions. Run on a dev cluster (`PLINTH_DEV_KUBECONFIG=...`, as `plinth dev up`
+printed) or let it start one and stop it at the end:
+
+    .venv/bin/python benchmarks/control_plane.py [--claims 50] [--steady-seconds 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from e2e.kube import condition, get  # noqa: E402
+from plinth.devcluster import processes  # noqa: E402
+from plinth.devcluster.kubectl import kubectl  # noqa: E402
+
+V2 = "platform.plinth.dev/v1alpha1"
+OBJECTS = "objects.kubernetes.m.crossplane.io"
+# The e2e tenant (tests/e2e/test_tenant_e2e.py) under another team's name.
+BIG_TENANT = {
+    "account": {"accountId": "123456789012", "providerConfig": "{team}-aws"},
+    "environments": [
+        {"name": "dev", "namespaces": ["api", "worker"]},
+        {
+            "name": "staging",
+            "namespaces": ["stage"],
+            "account": {"accountId": "210987654321", "providerConfig": "{team}-staging-aws"},
+        },
+    ],
+    "members": [{"permissionSet": "Developers", "role": "edit"}],
+}
+# The many-claims round: the chaos tests' tenant and app (one environment, one namespace).
+TENANT = {
+    "account": {"accountId": "123456789012", "providerConfig": "{team}-aws"},
+    "environments": [{"name": "dev", "namespaces": ["api"]}],
+    "members": [{"permissionSet": "Developers", "role": "edit"}],
+}
+APP = {
+    "tenant": "{team}",
+    "environments": [{"name": "dev", "namespace": "{team}-api"}],
+    "buckets": [{"name": "assets"}],
+    "queues": [{"name": "jobs"}],
+}
+
+
+def claim(kind: str, team: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    text = json.dumps(spec).replace("{team}", team)
+    return {
+        "apiVersion": V2,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": team},
+        "spec": json.loads(text),
+    }
+
+
+class Api:
+    """The API server through `kubectl proxy`: one HTTP request per patch instead of one
+    kubectl process, so that playing the providers does not bound what is measured."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.port = processes.free_port()
+        self.proc = subprocess.Popen(
+            ["kubectl", "--kubeconfig", str(kubeconfig), "proxy", f"--port={self.port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.plurals: dict[tuple[str, str], str] = {}
+        deadline = time.monotonic() + 30
+        while not processes.port_in_use(self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("kubectl proxy did not start")
+            time.sleep(0.1)
+
+    def request(self, method: str, path: str, body: Any = None, ctype: str = "") -> Any:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": ctype} if ctype else {}
+        conn.request(method, path, body=data, headers=headers)
+        rsp = conn.getresponse()
+        out = rsp.read()
+        conn.close()
+        if rsp.status >= 400:
+            raise RuntimeError(f"{method} {path}: {rsp.status} {out[:300]!r}")
+        return json.loads(out) if out else None
+
+    def plural(self, api_version: str, kind: str) -> str:
+        key = (api_version, kind)
+        if key not in self.plurals:
+            base = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+            for r in self.request("GET", base)["resources"]:
+                if "/" not in r["name"]:
+                    self.plurals[(api_version, r["kind"])] = r["name"]
+        return self.plurals[key]
+
+    def mark_ready(self, body: dict[str, Any], extra: dict[str, Any]) -> None:
+        api_version, kind = body["apiVersion"], body["kind"]
+        meta = body["metadata"]
+        ns = f"/namespaces/{meta['namespace']}" if meta.get("namespace") else ""
+        path = f"/apis/{api_version}{ns}/{self.plural(api_version, kind)}/{meta['name']}/status"
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        conds = [
+            {"type": t, "status": "True", "reason": r, "lastTransitionTime": now}
+            for t, r in (("Ready", "Available"), ("Synced", "ReconcileSuccess"))
+        ]
+        status = {"conditions": conds, **extra}
+        self.request("PATCH", path, {"status": status}, "application/merge-patch+json")
+
+    def played_kinds(self) -> list[str]:
+        """The list paths of every AWS and GitHub managed resource kind the cluster serves."""
+        if not hasattr(self, "_played"):
+            self._played: list[str] = []
+            for group in self.request("GET", "/apis")["groups"]:
+                if not group["name"].endswith(".upbound.io"):
+                    continue
+                gv = group["preferredVersion"]["groupVersion"]
+                for r in self.request("GET", f"/apis/{gv}")["resources"]:
+                    if "/" not in r["name"] and "managed" in r.get("categories", []):
+                        self._played.append(f"/apis/{gv}/{r['name']}")
+        return self._played
+
+    def unready_played(self, namespaces: set[str]) -> Iterator[dict[str, Any]]:
+        for path in self.played_kinds():
+            for item in self.request("GET", path)["items"]:
+                if item["metadata"].get("namespace") not in namespaces:
+                    continue
+                if condition(item, "Ready").get("status") != "True":
+                    yield item
+
+    def close(self) -> None:
+        self.proc.kill()
+
+
+def play(kubeconfig: Path, api: Api, namespaces: set[str]) -> int:
+    """What provider-upjet-aws, provider-upjet-github and Kyverno would report once done: every
+    AWS and GitHub managed resource of `namespaces` Ready with an id and ARN, every Kyverno
+    ClusterPolicy Ready. Returns how many it marked."""
+    done = 0
+    for mr in api.unready_played(namespaces) if namespaces else ():
+        name = mr["metadata"]["name"]
+        at = {"id": "123456789012"} if mr["kind"] == "Account" else {"id": name}
+        at["arn"] = f"arn:aws:iam::123456789012:role/{name}"
+        api.mark_ready(mr, {"atProvider": at})
+        done += 1
+    for policy in (get(kubeconfig, "clusterpolicies.kyverno.io") or {}).get("items", []):
+        if condition(policy, "Ready").get("status") != "True":
+            api.mark_ready(policy, {"ready": True})
+            done += 1
+    return done
+
+
+@contextmanager
+def object_events(kubeconfig: Path, namespace: str) -> Iterator[Counter[tuple[str, str]]]:
+    """Watch events of the Objects in `namespace`, by (type, name), while inside."""
+    events: Counter[tuple[str, str]] = Counter()
+    proc = subprocess.Popen(
+        [
+            *("kubectl", "--kubeconfig", str(kubeconfig), "get", OBJECTS, "-n", namespace),
+            *("-w", "--output-watch-events", "-o", "json"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+    def read() -> None:
+        decoder, buf = json.JSONDecoder(), ""
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            buf += line
+            try:
+                ev, _ = decoder.raw_decode(buf)
+            except ValueError:
+                continue
+            buf = ""
+            events[(ev["type"], ev["object"]["metadata"]["name"])] += 1
+
+    threading.Thread(target=read, daemon=True).start()
+    time.sleep(1)
+    try:
+        yield events
+    finally:
+        proc.kill()
+
+
+def until(what: str, check: Callable[[], bool], timeout: float, every: float = 0.5) -> float:
+    began = time.monotonic()
+    while not check():
+        if time.monotonic() - began > timeout:
+            raise TimeoutError(f"{what}: not after {timeout:.0f}s")
+        time.sleep(every)
+    return time.monotonic() - began
+
+
+def one_tenant(kubeconfig: Path, api: Api) -> None:
+    team = "bench"
+    kubectl(kubeconfig, "create", "namespace", team, check=False)
+    body = claim("TenantClaim", team, team, BIG_TENANT)
+    namespaces = [f"{team}-{n}" for e in BIG_TENANT["environments"] for n in e["namespaces"]]  # type: ignore[index]
+    with object_events(kubeconfig, team) as events:
+        applied = time.monotonic()
+        kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(body))
+
+        def all_ready() -> bool:
+            play(kubeconfig, api, set())  # Kyverno only: the IAM role stays unready
+            items = get(kubeconfig, OBJECTS, "-n", team)["items"]
+            inside = [
+                o for o in items if o["spec"]["forProvider"]["manifest"]["kind"] != "AppProject"
+            ]
+            xr = get(kubeconfig, "tenantclaim", team, "-n", team) or {}
+            waits_on_aws = "IAM role" in condition(xr, "Provisioned").get("message", "")
+            ready = all(condition(o, "Ready").get("status") == "True" for o in inside)
+            return bool(inside) and ready and waits_on_aws
+
+        until("every in-cluster Object Ready", all_ready, 300)
+        took = time.monotonic() - applied
+    xr = get(kubeconfig, "tenantclaim", team, "-n", team)
+    responsive = condition(xr, "Responsive")
+    added = sum(n for (t, _), n in events.items() if t == "ADDED")
+    modified = sum(n for (t, _), n in events.items() if t == "MODIFIED")
+    print(f"TenantClaim (e2e tenant) applied -> every in-cluster Object Ready: {took:.1f}s")
+    print(
+        f"  its {added} Objects changed {modified} times ({modified / max(added, 1):.1f} each): "
+        f"~{added + 2 * modified} circuit-breaker tokens against a burst of 100; "
+        f"Responsive={responsive.get('status')} {responsive.get('reason')}"
+    )
+    deleted = time.monotonic()
+    kubectl(kubeconfig, "delete", "tenantclaim", team, "-n", team, "--wait=false")
+    marks: dict[str, float] = {}
+
+    def gone() -> bool:
+        now = round(time.monotonic() - deleted, 1)
+        if "claim" not in marks and not get(kubeconfig, "tenantclaim", team, "-n", team):
+            marks["claim"] = now
+        if "namespaces" not in marks and not any(
+            get(kubeconfig, "namespace", n) for n in namespaces
+        ):
+            marks["namespaces"] = now
+        if not get(kubeconfig, "managed", "-n", team)["items"]:
+            marks["objects"] = now
+        return len(marks) == 3
+
+    until("the tenant is gone", gone, 300)
+    print(
+        f"TenantClaim deleted -> the claim gone {marks['claim']}s, its namespaces "
+        f"{marks['namespaces']}s, every managed resource (provider-kubernetes' finalizers) "
+        f"{marks['objects']}s"
+    )
+
+
+def many(kubeconfig: Path, api: Api, n: int, record: Path, steady_seconds: float) -> None:
+    teams = [f"b{i:03d}" for i in range(n)]
+    docs: list[dict[str, Any]] = []
+    for team in teams:
+        kubectl(kubeconfig, "create", "namespace", team, check=False)
+        docs += [claim("TenantClaim", team, team, TENANT), claim("AppClaim", team, "api", APP)]
+    applied = time.monotonic()
+    kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
+    ready_at: dict[str, float] = {}
+
+    def all_ready() -> bool:
+        play(kubeconfig, api, set(teams))
+        for kind in ("tenantclaim", "appclaim"):
+            for xr in get(kubeconfig, kind, "-A")["items"]:
+                key = f"{kind} {xr['metadata']['namespace']}"
+                ready = condition(xr, "Ready").get("status") == "True"
+                if ready and key not in ready_at and xr["metadata"]["namespace"] in teams:
+                    ready_at[key] = time.monotonic() - applied
+        return len(ready_at) == 2 * n
+
+    try:
+        until(f"{2 * n} claims Ready", all_ready, 900, every=1)
+    finally:
+        times = sorted(ready_at.values())
+        if times:
+            p50 = times[len(times) // 2]
+            print(
+                f"{n} TenantClaims + {n} AppClaims applied at once -> {len(times)} Ready: "
+                f"first {times[0]:.1f}s, p50 {p50:.1f}s, last {times[-1]:.1f}s"
+            )
+    # Steady state: every call the claims cause over a window, from the recording.
+    began = time.time()
+    time.sleep(steady_seconds)
+    ended = time.time()
+    calls = [json.loads(line) for line in (record / "calls.jsonl").read_text().splitlines()]
+    mine = [
+        c
+        for c in calls
+        if c["namespace"] in teams
+        and began <= _epoch(c["time"]) <= ended
+        and c["kind"] in ("TenantClaim", "AppClaim")
+    ]
+    per_hour = len(mine) / (2 * n) * 3600 / (ended - began)
+    ttls = Counter(_steady_ttl(record, c) for c in mine)
+    print(
+        f"steady: {len(mine)} calls from {2 * n} Ready claims in {ended - began:.0f}s "
+        f"({per_hour:.2f} per claim per hour from events), "
+        f"{sum(c['cached'] for c in mine)} answered from the cache; "
+        f"TTL of the claims' last responses: {_last_ttls(record, calls, teams)}"
+        + (f"; TTLs in the window {dict(ttls)}" if ttls else "")
+    )
+    deleted = time.monotonic()
+    kubectl(kubeconfig, "delete", "appclaim,tenantclaim", "--all", "-A", "--wait=false")
+    until(
+        "every claim and managed resource gone",
+        lambda: (
+            not any(
+                i["metadata"].get("namespace") in teams
+                for i in get(kubeconfig, "managed", "-A")["items"]
+            )
+        ),
+        900,
+        every=2,
+    )
+    print(
+        f"{2 * n} claims deleted -> every managed resource gone: {time.monotonic() - deleted:.1f}s"
+    )
+
+
+def _epoch(stamp: str) -> float:
+    import datetime
+
+    return datetime.datetime.fromisoformat(stamp).timestamp()
+
+
+def _response(record: Path, digest: str) -> Any:
+    import gzip
+
+    from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+
+    data = gzip.decompress((record / "blobs" / f"{digest}.binpb.gz").read_bytes())
+    return fnv1.RunFunctionResponse.FromString(data)
+
+
+def _steady_ttl(record: Path, call: dict[str, Any]) -> float:
+    return float(_response(record, call["response"]).meta.ttl.ToTimedelta().total_seconds())
+
+
+def _last_ttls(record: Path, calls: list[dict[str, Any]], teams: list[str]) -> dict[float, int]:
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in calls:
+        if c["namespace"] in teams and c["kind"] in ("TenantClaim", "AppClaim"):
+            last[(c["kind"], c["namespace"])] = c
+    return dict(Counter(_steady_ttl(record, c) for c in last.values()))
+
+
+def keep(record: Path, into: Path, namespaces: set[str]) -> None:
+    """The calls of `namespaces`' claims, as a corpus of their own (each distinct message once)."""
+    import shutil
+
+    (into / "blobs").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for line in (record / "calls.jsonl").read_text().splitlines():
+        call = json.loads(line)
+        if call["namespace"] in namespaces:
+            lines.append(line)
+            for digest in (call["request"], call["response"]):
+                name = f"{digest}.binpb.gz"
+                shutil.copyfile(record / "blobs" / name, into / "blobs" / name)
+    (into / "calls.jsonl").write_text("".join(f"{x}\n" for x in lines))
+    size = sum(f.stat().st_size for f in (into / "blobs").iterdir())
+    print(f"kept {len(lines)} calls in {into} ({size / 1e6:.1f} MB)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--claims", type=int, default=50, help="TenantClaims, and as many AppClaims")
+    ap.add_argument("--steady-seconds", type=float, default=300)
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        help="copy the calls of the e2e tenant and of one tenant and app of the many into this "
+        "corpus directory (tests/data/requests-cluster/ is one)",
+    )
+    args = ap.parse_args()
+    from plinth.devcluster import cluster
+
+    given = os.environ.get("PLINTH_DEV_KUBECONFIG")
+    if given:
+        kubeconfig = Path(given)
+    else:
+        info = cluster.up(REPO / "examples" / "platform.yaml", progress=print)
+        kubeconfig = Path(info.kubeconfig)
+    state = kubeconfig.parent
+    api = Api(kubeconfig)
+    try:
+        # Record every call from here on: the serving process, started again as it was plus
+        # --record.
+        record = Path.home() / ".cache" / "plinth" / "bench-e2e" / time.strftime("%Y%m%d-%H%M%S")
+        argv = json.loads((state / "plinth-serve.json").read_text())["argv"]
+        processes.kill(state, "plinth-serve")
+        processes.start(state, "plinth-serve", [*argv, "--record", str(record)])
+        port = int(argv[argv.index("--address") + 1].rsplit(":", 1)[1])
+        until("plinth serve", lambda: processes.port_in_use(port), 30)
+        for ns in ("argocd",):
+            kubectl(kubeconfig, "create", "namespace", ns, check=False)
+        crds = Path(os.environ.get("PLINTH_CRDS_DIR", REPO.parent / "shared" / "crds"))
+        for crd in sorted((crds / "argo-cd").glob("*.yaml")):
+            kubectl(kubeconfig, "apply", "--server-side", "-f", str(crd))
+        print(f"recording function calls in {record}")
+        one_tenant(kubeconfig, api)
+        many(kubeconfig, api, args.claims, record, args.steady_seconds)
+        if args.keep:
+            keep(record, args.keep, {"bench", "b000"})
+    finally:
+        api.close()
+        if not given:
+            cluster.down(progress=print)
+
+
+if __name__ == "__main__":
+    main()
