@@ -124,7 +124,7 @@ class Api:
         path = f"/apis/{api_version}{ns}/{self.plural(api_version, kind)}/{meta['name']}/status"
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         conds = [
-            {"type": t, "status": "True", "reason": r, "lastTransitionTime": now}
+            {"type": t, "status": "True", "reason": r, "lastTransitionTime": now, "message": t}
             for t, r in (("Ready", "Available"), ("Synced", "ReconcileSuccess"))
         ]
         status = {"conditions": conds, **extra}
