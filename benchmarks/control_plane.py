@@ -156,9 +156,10 @@ class Api:
 
 
 def play(kubeconfig: Path, api: Api, namespaces: set[str]) -> int:
-    """What provider-upjet-aws, provider-upjet-github and Kyverno would report once done: every
-    AWS and GitHub managed resource of `namespaces` Ready with an id and ARN, every Kyverno
-    ClusterPolicy Ready. Returns how many it marked."""
+    """What provider-upjet-aws, provider-upjet-github, Argo CD and Kyverno would report once
+    done: every AWS and GitHub managed resource of `namespaces` Ready with an id and ARN (and
+    with `namespaces`, every Application Healthy), every Kyverno ClusterPolicy Ready. Returns
+    how many it marked."""
     done = 0
     for mr in api.unready_played(namespaces) if namespaces else ():
         name = mr["metadata"]["name"]
@@ -166,6 +167,19 @@ def play(kubeconfig: Path, api: Api, namespaces: set[str]) -> int:
         at["arn"] = f"arn:aws:iam::123456789012:role/{name}"
         api.mark_ready(mr, {"atProvider": at})
         done += 1
+    if namespaces:
+        # Argo CD: the apps' Applications Healthy (Argo CD keeps status on the object itself).
+        path = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
+        for app in api.request("GET", path)["items"]:
+            if (app.get("status") or {}).get("health", {}).get("status") != "Healthy":
+                healthy = {"health": {"status": "Healthy"}, "sync": {"status": "Synced"}}
+                api.request(
+                    "PATCH",
+                    f"{path}/{app['metadata']['name']}",
+                    {"status": healthy},
+                    "application/merge-patch+json",
+                )
+                done += 1
     for policy in (get(kubeconfig, "clusterpolicies.kyverno.io") or {}).get("items", []):
         if condition(policy, "Ready").get("status") != "True":
             api.mark_ready(policy, {"ready": True})
@@ -418,7 +432,10 @@ def main() -> None:
         for ns in ("argocd",):
             kubectl(kubeconfig, "create", "namespace", ns, check=False)
         crds = Path(os.environ.get("PLINTH_CRDS_DIR", REPO.parent / "shared" / "crds"))
-        for crd in sorted((crds / "argo-cd").glob("*.yaml")):
+        # The kinds an app's Objects create on its clusters (no controllers run for them).
+        for crd in sorted(
+            [*(crds / "argo-cd").glob("*.yaml"), *(crds / "prometheus-operator").glob("*.yaml")]
+        ):
             kubectl(kubeconfig, "apply", "--server-side", "-f", str(crd))
         print(f"recording function calls in {record}")
         one_tenant(kubeconfig, api)
