@@ -66,8 +66,8 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
         return True
 
     # The tenant composes in phases (namespaces, then default-deny, then the rest), and each
-    # phase waits for the previous one's readiness: when Crossplane's XR circuit breaker has
-    # opened on the first burst of watch events, up to a poll interval (1 min) per phase.
+    # phase waits for the previous one's readiness. Crossplane's XR circuit breaker opens on
+    # the first burst of watch events; the 5 s TTL while an Object settles bounds each phase.
     took = eventually(
         "NetworkPolicies, RoleBindings and quotas exist", isolated_and_bound, timeout=300
     )
