@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -197,6 +198,10 @@ def running(
     rootfs = work / "rootfs"
     image.unpack(output, runtime, rootfs)
     (rootfs / "tls/server").mkdir(parents=True)
+    # What a container runtime gives the process and chroot does not: the devices gRPC reads.
+    (rootfs / "dev").mkdir(exist_ok=True)
+    for dev, minor in (("null", 3), ("random", 8), ("urandom", 9)):
+        os.mknod(rootfs / "dev" / dev, stat.S_IFCHR | 0o666, os.makedev(1, minor))
     for f in server_tls.iterdir():
         shutil.copy(f, rootfs / "tls/server" / f.name)
     env = {e.split("=", 1)[0]: e.split("=", 1)[1] for e in image.SPEC.env}
@@ -204,7 +209,8 @@ def running(
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
-                "chroot",
+                # Found on this PATH: `env` is the image's, which need not hold /usr/sbin.
+                shutil.which("chroot") or "/usr/sbin/chroot",
                 f"--userspec={CROSSPLANE_UID}:{CROSSPLANE_UID}",
                 str(rootfs),
                 *image.SPEC.entrypoint,
