@@ -18,9 +18,12 @@ printed) or let it start one and stop it at the end:
 from __future__ import annotations
 
 import argparse
+import datetime
+import gzip
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -32,40 +35,31 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+from e2e import test_chaos_e2e as chaos_e2e  # noqa: E402
+from e2e import test_tenant_e2e as tenant_e2e  # noqa: E402
 from e2e.kube import condition, get  # noqa: E402
-from plinth.devcluster import processes  # noqa: E402
+from plinth.devcluster import cluster, processes  # noqa: E402
 from plinth.devcluster.kubectl import kubectl  # noqa: E402
 
 V2 = "platform.plinth.dev/v1alpha1"
 OBJECTS = "objects.kubernetes.m.crossplane.io"
-# The e2e tenant (tests/e2e/test_tenant_e2e.py) under another team's name.
-BIG_TENANT = {
-    "account": {"accountId": "123456789012", "providerConfig": "{team}-aws"},
-    "environments": [
-        {"name": "dev", "namespaces": ["api", "worker"]},
-        {
-            "name": "staging",
-            "namespaces": ["stage"],
-            "account": {"accountId": "210987654321", "providerConfig": "{team}-staging-aws"},
-        },
-    ],
-    "members": [{"permissionSet": "Developers", "role": "edit"}],
-}
+
+
+def respec(spec: dict[str, Any], team: str) -> dict[str, Any]:
+    """An e2e claim's spec with its team's name as a `{team}` placeholder, so that the
+    benchmark applies exactly what the end-to-end tests do, for other teams."""
+    return dict(json.loads(json.dumps(spec).replace(f'"{team}', '"{team}')))
+
+
+# The e2e tenant: 3 namespaces in 2 environments on 2 clusters.
+BIG_TENANT = respec(tenant_e2e.CLAIM["spec"], tenant_e2e.TEAM)
 # The many-claims round: the chaos tests' tenant and app (one environment, one namespace).
-TENANT = {
-    "account": {"accountId": "123456789012", "providerConfig": "{team}-aws"},
-    "environments": [{"name": "dev", "namespaces": ["api"]}],
-    "members": [{"permissionSet": "Developers", "role": "edit"}],
-}
-APP = {
-    "tenant": "{team}",
-    "environments": [{"name": "dev", "namespace": "{team}-api"}],
-    "buckets": [{"name": "assets"}],
-    "queues": [{"name": "jobs"}],
-}
+TENANT = respec(chaos_e2e.TENANT["spec"], chaos_e2e.TEAM)
+APP = respec(chaos_e2e.APP["spec"], chaos_e2e.TEAM)
 
 
 def claim(kind: str, team: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -233,7 +227,7 @@ def one_tenant(kubeconfig: Path, api: Api) -> None:
     team = "bench"
     kubectl(kubeconfig, "create", "namespace", team, check=False)
     body = claim("TenantClaim", team, team, BIG_TENANT)
-    namespaces = [f"{team}-{n}" for e in BIG_TENANT["environments"] for n in e["namespaces"]]  # type: ignore[index]
+    namespaces = [f"{team}-{n}" for e in BIG_TENANT["environments"] for n in e["namespaces"]]
     with object_events(kubeconfig, team) as events:
         applied = time.monotonic()
         kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(body))
@@ -355,16 +349,10 @@ def many(kubeconfig: Path, api: Api, n: int, record: Path, steady_seconds: float
 
 
 def _epoch(stamp: str) -> float:
-    import datetime
-
     return datetime.datetime.fromisoformat(stamp).timestamp()
 
 
-def _response(record: Path, digest: str) -> Any:
-    import gzip
-
-    from crossplane.function.proto.v1 import run_function_pb2 as fnv1
-
+def _response(record: Path, digest: str) -> fnv1.RunFunctionResponse:
     data = gzip.decompress((record / "blobs" / f"{digest}.binpb.gz").read_bytes())
     return fnv1.RunFunctionResponse.FromString(data)
 
@@ -383,8 +371,6 @@ def _last_ttls(record: Path, calls: list[dict[str, Any]], teams: list[str]) -> d
 
 def keep(record: Path, into: Path, namespaces: set[str]) -> None:
     """The calls of `namespaces`' claims, as a corpus of their own (each distinct message once)."""
-    import shutil
-
     (into / "blobs").mkdir(parents=True, exist_ok=True)
     lines = []
     for line in (record / "calls.jsonl").read_text().splitlines():
@@ -410,8 +396,6 @@ def main() -> None:
         "corpus directory (tests/data/requests-cluster/ is one)",
     )
     args = ap.parse_args()
-    from plinth.devcluster import cluster
-
     given = os.environ.get("PLINTH_DEV_KUBECONFIG")
     if given:
         kubeconfig = Path(given)

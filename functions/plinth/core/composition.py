@@ -21,7 +21,7 @@ from plinth.api.catalog import ClaimApi
 from plinth.api.flavor import FlavorInfo
 from plinth.api.platform import PlatformConfig
 from plinth.core.naming import DNS_LABEL_MAX, dns_label
-from plinth.core.readiness import READY_WHEN_OBSERVED_KINDS
+from plinth.core.readiness import OBJECT_GROUPS, READY_WHEN_OBSERVED_KINDS
 from plinth.core.tenancy import Team
 
 Body = dict[str, Any]
@@ -193,6 +193,15 @@ class Observed:
             return True
         c = condition_of(body, "Ready")
         return c is not None and c.get("status") == "True"
+
+    def settles_in_seconds(self, name: str, desired: Body) -> bool:
+        """An unready resource likely to be Ready within seconds: a provider-kubernetes Object
+        (`desired`) its provider has not failed to apply. One stuck on an error (a kind its
+        cluster lacks, say) is not: calling sooner would not help."""
+        if str(desired.get("apiVersion", "")).split("/")[0] not in OBJECT_GROUPS:
+            return False
+        synced = self.condition(name, "Synced")
+        return synced is None or synced.get("status") != "False"
 
 
 AWS_GROUPS = (".aws.upbound.io", ".aws.m.upbound.io")

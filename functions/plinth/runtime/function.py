@@ -42,7 +42,6 @@ from plinth.core.composition import (
     condition_of,
     user_spec,
 )
-from plinth.core.readiness import settles_in_seconds
 from plinth.core.tenancy import Refused, check_declared_team, team_of
 from plinth.runtime.cache import DEFAULT_MAX_BYTES, CacheStats, ResponseCache
 from plinth.runtime.calls import INTERNAL_ERROR_PREFIX, Call, current_claim, ended, identify
@@ -78,7 +77,7 @@ class Ttls:
     A claim with a provider-kubernetes Object not Ready yet (and not failing) is called again
     within seconds too: the watches should call it as soon as the Object is Ready, but the
     first burst of Object events opens Crossplane's per-XR circuit breaker (an Object changes
-    about seven times as the provider takes it over, two tokens each, against a burst of 100),
+    about six times as the provider takes it over, two tokens each, against a burst of 100),
     which then lets one event through per 30 s. The TTL requeue does not go through the
     breaker, so it bounds each of a tenant's phases to seconds rather than a minute.
     """
@@ -341,7 +340,7 @@ def write_response(
         else:
             target.ready = fnv1.READY_FALSE
             unready.append(crn)
-            settling = settling or settles_in_seconds(body, comp.observed.condition(crn, "Synced"))
+            settling = settling or comp.observed.settles_in_seconds(crn, body)
 
     status = dict(comp.status)
     message = status.get("message")
