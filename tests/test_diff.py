@@ -149,6 +149,22 @@ def test_renaming_a_namespace_inside_its_object_is_destructive() -> None:
     assert "manifest.metadata.name" in change.destructive[0]
 
 
+def test_an_object_stating_its_default_external_name_is_the_same_object() -> None:
+    """Objects name their external name after themselves, as provider-kubernetes does when none
+    is given: a render from before that (none stated) against one after it is no change."""
+    after = pick("Object", "Namespace")
+    assert after["metadata"]["annotations"]["crossplane.io/external-name"] == (
+        after["metadata"]["name"]
+    )
+    before = copy.deepcopy(after)
+    del before["metadata"]["annotations"]["crossplane.io/external-name"]
+    assert diff_of(before, after).changes == []
+    renamed = copy.deepcopy(after)
+    renamed["metadata"]["annotations"]["crossplane.io/external-name"] = "another"
+    (change,) = diff_of(before, renamed).changes
+    assert change.destructive
+
+
 @pytest.mark.parametrize(
     ("kind", "makes", "group", "change"),
     [

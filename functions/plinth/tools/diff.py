@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from plinth.builders.common import EXTERNAL_NAME
 from plinth.tools.render import CRN_ANNOTATION, Call, Rendered, render
 
 Body = dict[str, Any]
@@ -280,6 +281,18 @@ IGNORED_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp",
 def _clean(body: Body) -> Body:
     out = {k: v for k, v in body.items() if k not in IGNORED_TOP}
     meta = {k: v for k, v in (out.get("metadata") or {}).items() if k not in IGNORED_METADATA}
+    annotations = meta.get("annotations")
+    if (
+        _is_object(str(body.get("apiVersion", "")), str(body.get("kind", "")))
+        and isinstance(annotations, dict)
+        and annotations.get(EXTERNAL_NAME) == meta.get("name")
+    ):
+        # provider-kubernetes names an Object's external name after the Object when none is
+        # given: stated (as Plinth does) or not, it is the same Object.
+        annotations = {k: v for k, v in annotations.items() if k != EXTERNAL_NAME}
+        meta["annotations"] = annotations
+        if not annotations:
+            del meta["annotations"]
     out["metadata"] = meta
     return out
 
