@@ -153,8 +153,9 @@ def test_an_object_stating_its_default_external_name_is_the_same_object() -> Non
     """Objects name their external name after themselves, as provider-kubernetes does when none
     is given: a render from before that (none stated) against one after it is no change."""
     after = pick("Object", "Namespace")
-    assert after["metadata"]["annotations"]["crossplane.io/external-name"] == (
-        after["metadata"]["name"]
+    assert (
+        after["metadata"]["annotations"]["crossplane.io/external-name"]
+        == (after["metadata"]["name"])
     )
     before = copy.deepcopy(after)
     del before["metadata"]["annotations"]["crossplane.io/external-name"]
