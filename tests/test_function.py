@@ -11,6 +11,7 @@ import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from conftest import EXAMPLES, platform_docs
+from plinth.core.readiness import slow
 from plinth.runtime.function import FunctionRunner, run_function, run_naive
 from plinth.runtime.structs import struct_to_py
 from plinth.tools.render import build_request, render, to_composite
@@ -238,23 +239,32 @@ def test_ttl_is_long_when_ready_and_short_while_waiting_on_a_required_resource()
     # Account ready, its first Objects not observed yet: they are Ready in seconds, and
     # Crossplane's circuit breaker may drop the events that say so: call again soon.
     assert _ttl(run_function(_req(TENANT))) == TTLS.settling
-    # Every Object Ready, its AWS resources not yet: the watches call; the TTL is a fallback.
+    # Every Object Ready, its AWS resources (IAM roles, access entries) not yet: they are Ready
+    # within seconds of being created too.
     aws_pending = _converged(
         TENANT,
         [PLATFORM, ACCOUNT_READY],
         lambda r: [{"type": "Ready", "status": "True" if _is_object(r) else "False"}],
     )
     assert any(not _is_object(r) for r in aws_pending)
-    provisioning = run_function(_req(TENANT, observed=aws_pending))
-    assert _ttl(provisioning) == TTLS.provisioning
-    # An Object its provider fails to apply is not settling: calling sooner would not help.
+    assert _ttl(run_function(_req(TENANT, observed=aws_pending))) == TTLS.settling
+    # Resources their provider fails to apply are not settling: calling sooner would not help.
     failing = [
         {**r, "status": {"conditions": [{"type": "Synced", "status": "False"}]}}
-        if _is_object(r)
-        else r
         for r in aws_pending
     ]
     assert _ttl(run_function(_req(TENANT, observed=failing))) == TTLS.provisioning
+    # Waiting only on a kind AWS takes minutes to provision (the account itself): the minute.
+    creating = run_function(_req(ACCOUNT, required={"platform": [PLATFORM]}))
+    assert not _fatal(creating)
+    unready = [
+        struct_to_py(r.resource)
+        for r in creating.desired.resources.values()
+        if r.ready != fnv1.READY_TRUE
+    ]
+    assert unready
+    assert all(slow(r["apiVersion"], r["kind"]) for r in unready), unready
+    assert _ttl(creating) == TTLS.provisioning
     # Everything Ready and nothing waited on: called rarely.
     ready = run_function(_req(TENANT, observed=_converged(TENANT, [PLATFORM, ACCOUNT_READY])))
     assert struct_to_py(ready.desired.composite.resource)["status"]["phase"] == "Ready"
@@ -331,3 +341,20 @@ def test_a_claim_waiting_for_a_later_phase_is_not_ready() -> None:
     assert rsp.desired.composite.ready == fnv1.READY_FALSE
     ready = next(c for c in step.composite["status"]["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "False"
+
+
+def test_slow_kinds_are_kinds_plinth_composes() -> None:
+    """Every kind the TTL rules treat as taking minutes is one an example composes (a typo
+    would silently give a database the settling TTL)."""
+    from plinth.cli.claims import default_required, placed
+    from plinth.core.readiness import SLOW_KINDS
+    from plinth.tools.diff import render_settled
+
+    composed = set()
+    for name in ("account.yaml", "account-prod.yaml", "app-full.yaml"):
+        for doc in read_path(str(EXAMPLES / name)):
+            rendered = render_settled(
+                to_composite(placed(doc).body), [d.body for d in default_required(doc.source)]
+            )
+            composed |= {(r["apiVersion"].split(".", 1)[0], r["kind"]) for r in rendered.resources}
+    assert composed >= SLOW_KINDS, SLOW_KINDS - composed

@@ -21,7 +21,7 @@ from plinth.api.catalog import ClaimApi
 from plinth.api.flavor import FlavorInfo
 from plinth.api.platform import PlatformConfig
 from plinth.core.naming import DNS_LABEL_MAX, dns_label
-from plinth.core.readiness import OBJECT_GROUPS, READY_WHEN_OBSERVED_KINDS
+from plinth.core.readiness import READY_WHEN_OBSERVED_KINDS, slow
 from plinth.core.tenancy import Team
 
 Body = dict[str, Any]
@@ -195,12 +195,16 @@ class Observed:
         return c is not None and c.get("status") == "True"
 
     def settles_in_seconds(self, name: str, desired: Body) -> bool:
-        """An unready resource likely to be Ready within seconds: a provider-kubernetes Object
-        (`desired`) its provider has not failed to apply. One stuck on an error (a kind its
-        cluster lacks, say) is not: calling sooner would not help."""
-        if str(desired.get("apiVersion", "")).split("/")[0] not in OBJECT_GROUPS:
+        """An unready resource likely to be Ready within seconds: not of a kind AWS takes
+        minutes to provision (plinth.core.readiness.SLOW_KINDS), and not one its provider failed
+        to apply (a kind its cluster lacks, a reference that does not resolve): calling sooner
+        would not help those."""
+        if slow(str(desired.get("apiVersion", "")), str(desired.get("kind", ""))):
             return False
-        synced = self.condition(name, "Synced")
+        # Only the conditions: converting whole bodies of unready resources would cost more
+        # than the rest of a call.
+        conditions = self.get(name, "status", "conditions")
+        synced = condition_of({"status": {"conditions": conditions}}, "Synced")
         return synced is None or synced.get("status") != "False"
 
 

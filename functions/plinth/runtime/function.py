@@ -71,15 +71,18 @@ class Ttls:
     composite and what it composes but not the resources a function requires. So: a Ready
     claim waiting on nothing is called rarely (a change to it or to anything it composes
     triggers a call anyway); a claim waiting on a required resource (a tenant's AccountClaim,
-    an app's TenantClaim) is called often, so it notices the dependency within seconds; a
-    claim waiting on its own AWS resources keeps the SDK's minute, a fallback to the watches.
+    an app's TenantClaim) is called often, so it notices the dependency within seconds.
 
-    A claim with a provider-kubernetes Object not Ready yet (and not failing) is called again
-    within seconds too: the watches should call it as soon as the Object is Ready, but the
-    first burst of Object events opens Crossplane's per-XR circuit breaker (an Object changes
-    about six times as the provider takes it over, two tokens each, against a burst of 100),
-    which then lets one event through per 30 s. The TTL requeue does not go through the
-    breaker, so it bounds each of a tenant's phases to seconds rather than a minute.
+    A claim with a composed resource not Ready yet that becomes Ready within seconds (an
+    Object, an IAM role, an access entry: Observed.settles_in_seconds) is called again within
+    seconds too. The watches should call it as soon as the resource is Ready, but the first
+    burst of events opens Crossplane's per-XR circuit breaker (an Object changes about five
+    times as the provider takes it over, two tokens each, against a burst of 100), which then
+    lets one event through per 30 s. The TTL requeue does not go through the breaker, so it
+    bounds each of a claim's phases to seconds rather than a minute. A claim waiting only on
+    kinds AWS takes minutes to provision (an account, a database, a cache) or on resources its
+    provider failed to apply keeps the SDK's minute: calling sooner would not help, and each
+    call makes Crossplane apply everything the claim composes again.
     """
 
     ready: float = 3600.0
