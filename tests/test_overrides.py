@@ -318,13 +318,16 @@ def _first_path(patch: Body) -> list[str]:
 
 def test_one_refused_override_stops_the_others() -> None:
     claim, required = _claim_and_required(EXAMPLES / "tenant-dedicated.yaml")
+    good = final(claim, required)
     claim["spec"]["overrides"].append(
         {
             "resource": "quota-eks-dev-use1-media",
             "patch": {"spec": {"forProvider": {"manifest": {"spec": {}}}}},
         }
     )
-    rendered = render(to_composite(claim), extra_resources=required)
+    rendered = render(
+        to_composite(claim), observed=settled_observed(good), extra_resources=required
+    )
     assert rendered.fatal
     assert not rendered.resources
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from plinth.builders import certmanager
 from plinth.builders import kubernetes as k8s
 from plinth.compose.tenant.context import Context, Placement, crn
+from plinth.compose.tenant.namespaces import namespace_crn, waiting_for
 
 
 def build(ctx: Context, placement: Placement, namespace: str) -> None:
@@ -35,4 +36,6 @@ def build(ctx: Context, placement: Placement, namespace: str) -> None:
             ),
             provider_config=placement.cluster.kubernetes_provider_config,
         ),
+        after=(namespace_crn(placement, namespace),),
+        reason=waiting_for(placement, namespace),
     )

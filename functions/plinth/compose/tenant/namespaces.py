@@ -16,6 +16,13 @@ def namespace_crn(placement: Placement, namespace: str) -> str:
     return crn("namespace", placement, namespace)
 
 
+def waiting_for(placement: Placement, namespace: str) -> str:
+    """Why what lives in a namespace waits for it: created before its namespace exists, an
+    Object fails, and provider-kubernetes retries it with a doubling backoff (an Object
+    composed beside its namespace was Ready after 30 s in one run of three)."""
+    return f"waiting for the namespace {namespace} on {placement.cluster.name}"
+
+
 def build(ctx: Context, placement: Placement, namespace: str) -> None:
     labels = ctx.labels(placement.environment)
     ns_labels = {

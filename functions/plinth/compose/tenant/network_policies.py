@@ -11,6 +11,7 @@ from typing import Any
 
 from plinth.builders import kubernetes as k8s
 from plinth.compose.tenant.context import Context, Placement, crn
+from plinth.compose.tenant.namespaces import namespace_crn, waiting_for
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 DENY = "default-deny"
@@ -83,6 +84,8 @@ def build(ctx: Context, placement: Placement, namespace: str) -> None:
             ),
             provider_config=pc,
         ),
+        after=(namespace_crn(placement, namespace),),
+        reason=waiting_for(placement, namespace),
     )
     reason = (
         f"waiting for the default-deny NetworkPolicy in {namespace} on "

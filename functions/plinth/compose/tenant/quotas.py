@@ -5,6 +5,7 @@ from __future__ import annotations
 from plinth.api.tenant import QuotaSize
 from plinth.builders import kubernetes as k8s
 from plinth.compose.tenant.context import Context, Placement, crn
+from plinth.compose.tenant.namespaces import namespace_crn, waiting_for
 
 # cpu, memory, pods, storage, persistent volume claims
 SIZES: dict[QuotaSize, tuple[str, str, int, str, int]] = {
@@ -46,6 +47,7 @@ LIMITS = [
 def build(ctx: Context, placement: Placement, namespace: str) -> None:
     labels = ctx.labels(placement.environment)
     pc = placement.cluster.kubernetes_provider_config
+    gate, reason = namespace_crn(placement, namespace), waiting_for(placement, namespace)
     quota = crn("quota", placement, namespace)
     ctx.out.add(
         quota,
@@ -56,6 +58,8 @@ def build(ctx: Context, placement: Placement, namespace: str) -> None:
             manifest=k8s.resource_quota("tenant-quota", namespace, labels, hard(ctx)),
             provider_config=pc,
         ),
+        after=(gate,),
+        reason=reason,
     )
     limits = crn("limits", placement, namespace)
     ctx.out.add(
@@ -67,4 +71,6 @@ def build(ctx: Context, placement: Placement, namespace: str) -> None:
             manifest=k8s.limit_range("tenant-limits", namespace, labels, LIMITS),
             provider_config=pc,
         ),
+        after=(gate,),
+        reason=reason,
     )
