@@ -358,3 +358,60 @@ def test_slow_kinds_are_kinds_plinth_composes() -> None:
             )
             composed |= {(r["apiVersion"].split(".", 1)[0], r["kind"]) for r in rendered.resources}
     assert composed >= SLOW_KINDS, SLOW_KINDS - composed
+
+
+def _calls(
+    xr: dict[str, Any], extra: list[dict[str, Any]], bootstrap: dict[str, Any] | None
+) -> tuple[int, Any]:
+    from plinth.runtime.function import FunctionRunner
+    from plinth.tools.render import render
+
+    runner, calls = FunctionRunner(cache_bytes=0), []
+
+    def call(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+        calls.append(req)
+        return runner.run(req)
+
+    rendered = render(to_composite(xr), call, extra_resources=extra, bootstrap=bootstrap)
+    return len(calls), rendered
+
+
+@pytest.mark.parametrize(
+    ("claim", "bootstrapped", "asking"),
+    # The example app's tenant names its AccountClaim, which the app then asks for too.
+    [("account", 1, 2), ("app", 3, 4)],
+)
+def test_the_bootstrapped_platform_config_saves_a_call_per_reconcile(
+    claim: str, bootstrapped: int, asking: int
+) -> None:
+    """Plinth's Composition step has Crossplane fetch the platform config before the first
+    call: a claim needing nothing else is composed in one call (Crossplane stops when the first
+    response asks for nothing), one that asks for more in one call less. A Composition
+    without it, or naming another config, still works: the function asks for it."""
+    from plinth.api.function_input import FunctionInput
+
+    xr = {"account": ACCOUNT, "app": APP}[claim]
+    extra = [PLATFORM, *(d.body for d in read_path(str(EXAMPLES / "tenant.yaml")))]
+    boot = FunctionInput().step_requirements()
+    n, with_boot = _calls(xr, extra, boot)
+    assert n == bootstrapped
+    assert not with_boot.fatal
+    n, without = _calls(xr, extra, None)
+    assert n == asking
+    assert without.resources == with_boot.resources
+    other = copy.deepcopy(boot)
+    other["requiredResources"][0]["name"] = "not-the-input's"
+    n, elsewhere = _calls(
+        xr, [*extra, {**PLATFORM, "metadata": {"name": "not-the-input's"}}], other
+    )
+    assert n == asking
+    assert elsewhere.resources == with_boot.resources
+
+
+def test_a_missing_bootstrapped_platform_config_is_a_fatal_naming_it() -> None:
+    from plinth.api.function_input import FunctionInput
+
+    n, rendered = _calls(ACCOUNT, [], FunctionInput().step_requirements())
+    assert n == 2  # asked for it once more, in case it came since
+    assert rendered.fatal
+    assert "plinth-platform" in " ".join(rendered.fatal)

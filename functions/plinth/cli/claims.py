@@ -11,7 +11,14 @@ from typing import Any
 
 from plinth.api.catalog import find_claim_api
 from plinth.cli.common import fail
-from plinth.tools.render import Rendered, grpc_call, render, step_input, to_composite
+from plinth.tools.render import (
+    Rendered,
+    grpc_call,
+    render,
+    step_input,
+    step_requirements,
+    to_composite,
+)
 from plinth.tools.schemas import SchemaBundle
 from plinth.tools.validate import Issue, Validator
 from plinth.tools.yamlio import Document, InputError, read_path_cached, read_paths
@@ -114,6 +121,7 @@ def render_claim(
         fn_input=step_input(composition),
         context=context,
         include_full_xr=include_full_xr,
+        bootstrap=step_requirements(composition),
     )
 
 

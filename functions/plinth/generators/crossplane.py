@@ -112,6 +112,7 @@ def composition(api: ClaimApi, flavor: Flavor) -> dict[str, Any]:
                     "step": "compose",
                     "functionRef": {"name": FUNCTION_NAME},
                     "input": FunctionInput().to_wire(),
+                    "requirements": FunctionInput().step_requirements(),
                 }
             ],
         },

@@ -27,7 +27,11 @@ from google.protobuf import message as pb_message
 from plinth.api.base import ApiModel
 from plinth.api.catalog import ClaimApi, find_claim_api
 from plinth.api.flavor import FLAVORS, Flavor
-from plinth.api.function_input import FunctionInput
+from plinth.api.function_input import (
+    ENVIRONMENT_CONFIG_API_VERSION,
+    PLATFORM_BOOTSTRAP,
+    FunctionInput,
+)
 from plinth.api.platform import PlatformConfig
 from plinth.compose import COMPOSERS, REQUIREMENTS
 from plinth.compose.accounts import MOVE_HINT
@@ -39,6 +43,7 @@ from plinth.core.composition import (
     PlatformIncomplete,
     Required,
     Requirement,
+    at,
     condition_of,
     user_spec,
 )
@@ -224,7 +229,7 @@ def _unsettled(items: list[Body]) -> bool:
 
 
 def platform_requirement(name: str) -> Requirement:
-    return Requirement("apiextensions.crossplane.io/v1beta1", "EnvironmentConfig", name)
+    return Requirement(ENVIRONMENT_CONFIG_API_VERSION, "EnvironmentConfig", name)
 
 
 def evaluate(
@@ -251,11 +256,16 @@ def evaluate(
     spec = parse_spec(api, xr)
     name, namespace = claim_identity(xr, flavor)
 
-    requirements = {PLATFORM_REQUIREMENT: platform_requirement(settings.platform_config)}
-    if PLATFORM_REQUIREMENT not in required:
-        # First call of the pipeline: ask Crossplane for the platform facts, then run again.
-        return Outcome(requirements=requirements)
-    platform = parse_platform(settings.platform_config, required[PLATFORM_REQUIREMENT], platforms)
+    requirements: dict[str, Requirement] = {}
+    platform_docs = required.get(PLATFORM_BOOTSTRAP) or []
+    if not any(at(d, "metadata", "name") == settings.platform_config for d in platform_docs):
+        # Not fetched before the call (a Composition without Plinth's step requirements, one
+        # naming another config, or the config missing): ask for it, and run again.
+        requirements[PLATFORM_REQUIREMENT] = platform_requirement(settings.platform_config)
+        if PLATFORM_REQUIREMENT not in required:
+            return Outcome(requirements=requirements)
+        platform_docs = required[PLATFORM_REQUIREMENT]
+    platform = parse_platform(settings.platform_config, platform_docs, platforms)
     try:
         # The namespace is the tenancy boundary: the team, and with it every name in a shared
         # place, is derived from it (plinth.core.tenancy), never taken from the spec.

@@ -19,6 +19,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from plinth.api.catalog import find_claim_api
 from plinth.api.flavor import Flavor
+from plinth.api.function_input import FunctionInput
 from plinth.generators.crossplane import FUNCTION_NAME
 from plinth.runtime.function import FunctionRunner
 from plinth.runtime.structs import py_to_struct, struct_to_py
@@ -232,15 +233,25 @@ def render(
     fn_input: Body | None = None,
     context: Body | None = None,
     include_full_xr: bool = False,
+    bootstrap: Body | None = None,
 ) -> Rendered:
-    """Run the function pipeline for `xr` as Crossplane does, resolving requirements locally."""
+    """Run the function pipeline for `xr` as Crossplane does, resolving requirements locally.
+
+    `bootstrap` is a Composition step's `requirements`: what Crossplane fetches before the
+    first call and hands to every call. As Crossplane (xfn.FetchingFunctionRunner), the loop
+    ends when a call's requirements equal the previous call's, or the first call states none.
+    """
     call = call or FunctionRunner(cache_size=0).run
     # The function sees the composite with its uid, as in a cluster; -x prints it as given, as
     # `crossplane composition render -x` does.
     given, xr = xr, _with_uid(xr)
     observed = list(observed)
     extra = list(extra_resources)
-    required: dict[str, list[Body]] = {}
+    fetched = {
+        name: [_as_matched(sel, b) for b in extra if _matches(sel, b)]
+        for name, sel in bootstrap_selectors(bootstrap).items()
+    }
+    required: dict[str, list[Body]] = dict(fetched)
     previous: fnv1.Requirements | None = None
     rsp = fnv1.RunFunctionResponse()
     for _ in range(MAX_ITERATIONS):
@@ -250,16 +261,36 @@ def render(
         rsp = call(req)
         if any(r.severity == fnv1.SEVERITY_FATAL for r in rsp.results):
             break
+        if previous is None and not rsp.HasField("requirements"):
+            break
         if previous is not None and rsp.requirements == previous:
             break
         previous = rsp.requirements
-        required = {
+        required = dict(fetched) | {
             name: [_as_matched(sel, b) for b in extra if _matches(sel, b)]
             for name, sel in rsp.requirements.resources.items()
         }
     else:
         raise RenderError(f"requirements did not stabilize after {MAX_ITERATIONS} calls")
     return _assemble(given, xr, rsp, include_full_xr=include_full_xr)
+
+
+def bootstrap_selectors(requirements: Body | None) -> dict[str, fnv1.ResourceSelector]:
+    """A Composition step's `requirements.requiredResources`, as the selectors Crossplane
+    fetches them with."""
+    out: dict[str, fnv1.ResourceSelector] = {}
+    for r in (requirements or {}).get("requiredResources") or []:
+        sel = fnv1.ResourceSelector(api_version=r["apiVersion"], kind=r["kind"])
+        if r.get("namespace") is not None:
+            sel.namespace = r["namespace"]
+        if r.get("matchLabels"):
+            sel.match_labels.labels.update(r["matchLabels"])
+        elif r.get("name") is not None:
+            sel.match_name = r["name"]
+        else:
+            sel.match_labels.SetInParent()  # no match: every resource of the kind
+        out[r["requirementName"]] = sel
+    return out
 
 
 def _assemble(
@@ -350,5 +381,17 @@ def step_input(composition: Body | None) -> Body | None:
     for step in (composition.get("spec") or {}).get("pipeline") or []:
         if (step.get("functionRef") or {}).get("name") == FUNCTION_NAME:
             value = step.get("input")
+            return value if isinstance(value, dict) else None
+    raise RenderError(f"the Composition has no step that calls {FUNCTION_NAME}")
+
+
+def step_requirements(composition: Body | None) -> Body | None:
+    """The `requirements` of the Plinth step of a Composition; without a Composition, those
+    of the one Plinth generates."""
+    if not composition:
+        return FunctionInput().step_requirements()
+    for step in (composition.get("spec") or {}).get("pipeline") or []:
+        if (step.get("functionRef") or {}).get("name") == FUNCTION_NAME:
+            value = step.get("requirements")
             return value if isinstance(value, dict) else None
     raise RenderError(f"the Composition has no step that calls {FUNCTION_NAME}")
