@@ -142,9 +142,11 @@ def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required
     config.build(ctx, contributed)
     delivery.build(ctx)
     observability.build(ctx)
-    protection.build(ctx)
     previews.build(ctx)
     repository.build(ctx, _variables(ctx))
+    # Last, once everything is planned: the guard looks at what exists and is no longer
+    # planned, and reads (converts) each of those whole.
+    protection.build(ctx)
     _status(ctx, contributed)
     overrides.apply(out, spec.overrides)
     return out
