@@ -16,6 +16,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from conftest import REPO
 from lifecycles import claim_files, is_claim
+from plinth.api.function_input import PLATFORM_BOOTSTRAP
 from plinth.cli.claims import placed
 from plinth.runtime.function import FunctionRunner, Ttls, run_naive
 from plinth.runtime.record import Call, read_corpus
@@ -78,6 +79,11 @@ def test_requests_recorded_from_crossplane_replay_exactly() -> None:
     assert {c.line["kind"] for c in calls} >= {"TenantClaim", "AppClaim"}
     assert ready >= {"TenantClaim", "AppClaim"}, "the recording reaches a Ready claim of each"
     assert composed > 30, "the e2e tenant's phases are in it"
+    # The real Crossplane fetched the platform config before every call (the Compositions'
+    # step requirements), so a tenant needing nothing else was never asked twice.
+    assert all(PLATFORM_BOOTSTRAP in c.request.required_resources for c in calls)
+    tenant_calls = [c for c in calls if c.line["kind"] == "TenantClaim"]
+    assert not any(run_naive(c.request).HasField("requirements") for c in tenant_calls)
 
 
 def test_ready_claims_are_called_rarely_and_waiting_ones_soon() -> None:
