@@ -145,6 +145,8 @@ class Observed:
         self._kind_of = kind_of
         self._value_at = value_at
         self._bodies: dict[str, Body] = {}
+        # Composers and the edge ask each resource's readiness more than once per call.
+        self._ready: dict[str, bool] = {}
 
     @classmethod
     def of(cls, bodies: Mapping[str, Body]) -> Observed:
@@ -181,6 +183,12 @@ class Observed:
     def ready(self, name: str) -> bool:
         """The one readiness rule: observed, and either Ready=True or of a kind that never
         reports readiness (plinth.core.readiness) and so counts as ready once it exists."""
+        known = self._ready.get(name)
+        if known is None:
+            known = self._ready[name] = self._is_ready(name)
+        return known
+
+    def _is_ready(self, name: str) -> bool:
         if name not in self._raw:
             return False
         raw = self._raw[name]

@@ -435,19 +435,10 @@ def run_function(
     try:
         xr = struct_to_py(req.observed.composite.resource)
         fn_input = struct_to_py(req.input) if req.HasField("input") else None
-        readiness: dict[int, bool] = {}
-
-        def ready_of(s: Any) -> bool:
-            # Composers and the edge ask each resource's readiness more than once per call.
-            key = id(s)
-            if key not in readiness:
-                readiness[key] = struct_ready(s)
-            return readiness[key]
-
         observed = Observed(
             {k: v.resource for k, v in req.observed.resources.items()},
             to_body=struct_to_py,
-            ready_of=ready_of if fast else None,
+            ready_of=struct_ready if fast else None,
             kind_of=struct_kind if fast else None,
             composite=xr,
             value_at=struct_value_at if fast else None,
