@@ -374,15 +374,19 @@ def grpc_call(endpoint: str, *, tls_certs_dir: str | None = None, timeout: float
     return call
 
 
+def _plinth_step(composition: Body) -> Body:
+    for step in (composition.get("spec") or {}).get("pipeline") or []:
+        if (step.get("functionRef") or {}).get("name") == FUNCTION_NAME:
+            return dict(step)
+    raise RenderError(f"the Composition has no step that calls {FUNCTION_NAME}")
+
+
 def step_input(composition: Body | None) -> Body | None:
     """The input of the Plinth step of a Composition (the only step it has)."""
     if not composition:
         return None
-    for step in (composition.get("spec") or {}).get("pipeline") or []:
-        if (step.get("functionRef") or {}).get("name") == FUNCTION_NAME:
-            value = step.get("input")
-            return value if isinstance(value, dict) else None
-    raise RenderError(f"the Composition has no step that calls {FUNCTION_NAME}")
+    value = _plinth_step(composition).get("input")
+    return value if isinstance(value, dict) else None
 
 
 def step_requirements(composition: Body | None) -> Body | None:
@@ -390,8 +394,5 @@ def step_requirements(composition: Body | None) -> Body | None:
     of the one Plinth generates."""
     if not composition:
         return FunctionInput().step_requirements()
-    for step in (composition.get("spec") or {}).get("pipeline") or []:
-        if (step.get("functionRef") or {}).get("name") == FUNCTION_NAME:
-            value = step.get("requirements")
-            return value if isinstance(value, dict) else None
-    raise RenderError(f"the Composition has no step that calls {FUNCTION_NAME}")
+    value = _plinth_step(composition).get("requirements")
+    return value if isinstance(value, dict) else None
