@@ -18,8 +18,8 @@ def namespace_crn(placement: Placement, namespace: str) -> str:
 
 def waiting_for(placement: Placement, namespace: str) -> str:
     """Why what lives in a namespace waits for it: created before its namespace exists, an
-    Object fails, and provider-kubernetes retries it with a doubling backoff (an Object
-    composed beside its namespace was Ready after 30 s in one run of three)."""
+    Object fails, and provider-kubernetes retries it with a doubling backoff (a write and a
+    watch event each time)."""
     return f"waiting for the namespace {namespace} on {placement.cluster.name}"
 
 
