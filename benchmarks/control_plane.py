@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from e2e import test_chaos_e2e as chaos_e2e  # noqa: E402
 from e2e import test_tenant_e2e as tenant_e2e  # noqa: E402
-from e2e.kube import condition, get  # noqa: E402
+from e2e.kube import condition, eventually, get  # noqa: E402
 from plinth.devcluster import cluster, processes  # noqa: E402
 from plinth.devcluster.kubectl import kubectl  # noqa: E402
 
@@ -231,15 +231,6 @@ def object_events(kubeconfig: Path, namespace: str) -> Iterator[Counter[tuple[st
         proc.kill()
 
 
-def until(what: str, check: Callable[[], bool], timeout: float, every: float = 0.5) -> float:
-    began = time.monotonic()
-    while not check():
-        if time.monotonic() - began > timeout:
-            raise TimeoutError(f"{what}: not after {timeout:.0f}s")
-        time.sleep(every)
-    return time.monotonic() - began
-
-
 def one_tenant(kubeconfig: Path, api: Api) -> None:
     team = "bench"
     kubectl(kubeconfig, "create", "namespace", team, check=False)
@@ -260,7 +251,7 @@ def one_tenant(kubeconfig: Path, api: Api) -> None:
             ready = all(condition(o, "Ready").get("status") == "True" for o in inside)
             return bool(inside) and ready and waits_on_aws
 
-        until("every in-cluster Object Ready", all_ready, 300)
+        eventually("every in-cluster Object Ready", all_ready, 300, every=0.5)
         took = time.monotonic() - applied
     xr = get(kubeconfig, "tenantclaim", team, "-n", team)
     responsive = condition(xr, "Responsive")
@@ -288,7 +279,7 @@ def one_tenant(kubeconfig: Path, api: Api) -> None:
             marks["objects"] = now
         return len(marks) == 3
 
-    until("the tenant is gone", gone, 300)
+    eventually("the tenant is gone", gone, 300, every=0.5)
     print(
         f"TenantClaim deleted -> the claim gone {marks['claim']}s, its namespaces "
         f"{marks['namespaces']}s, every managed resource (provider-kubernetes' finalizers) "
@@ -324,7 +315,7 @@ def many(kubeconfig: Path, api: Api, n: int, record: Path, steady_seconds: float
         return len(ready_at) == 2 * n
 
     try:
-        until(f"{2 * n} claims Ready", all_ready, 900, every=1)
+        eventually(f"{2 * n} claims Ready", all_ready, 900)
     finally:
         times = sorted(ready_at.values())
         if times:
@@ -362,7 +353,7 @@ def many(kubeconfig: Path, api: Api, n: int, record: Path, steady_seconds: float
     )
     deleted = time.monotonic()
     kubectl(kubeconfig, "delete", "appclaim,tenantclaim", "--all", "-A", "--wait=false")
-    until(
+    eventually(
         "every claim and managed resource gone",
         lambda: (
             not any(
@@ -442,7 +433,7 @@ def main() -> None:
         processes.kill(state, "plinth-serve")
         processes.start(state, "plinth-serve", [*argv, "--record", str(record)])
         port = int(argv[argv.index("--address") + 1].rsplit(":", 1)[1])
-        until("plinth serve", lambda: processes.port_in_use(port), 30)
+        eventually("plinth serve", lambda: processes.port_in_use(port), 30, every=0.5)
         for ns in ("argocd",):
             kubectl(kubeconfig, "create", "namespace", ns, check=False)
         crds = Path(os.environ.get("PLINTH_CRDS_DIR", REPO.parent / "shared" / "crds"))

@@ -30,14 +30,16 @@ def get(kubeconfig: Path, *args: str) -> Any:
     raise AssertionError(f"kubectl get {' '.join(args)}: {r.stderr.strip()}")
 
 
-def eventually(what: str, check: Callable[[], Any], timeout: float = 120) -> float:
+def eventually(
+    what: str, check: Callable[[], Any], timeout: float = 120, every: float = 1
+) -> float:
     start = time.monotonic()
     last: Any = None
     while time.monotonic() - start < timeout:
         last = check()
         if last:
             return time.monotonic() - start
-        time.sleep(1)
+        time.sleep(every)
     raise AssertionError(f"{what}: not after {timeout:.0f}s (last: {last!r})")
 
 

@@ -75,10 +75,14 @@ def objects_at(node: Any, *path: str) -> list[Body]:
 
 def condition_of(body: Body, kind: str) -> dict[str, Any] | None:
     """The condition of type `kind` in a resource's status, if it reports one."""
+    return condition_in(at(body, "status", "conditions"), kind)
+
+
+def condition_in(conditions: Any, kind: str) -> dict[str, Any] | None:
+    """The condition of type `kind` in a `status.conditions` value, if it holds one."""
     # Observed state is what the API server stored; a malformed one has no conditions.
-    return next(
-        (c for c in objects_at(body, "status", "conditions") if c.get("type") == kind), None
-    )
+    items = conditions if isinstance(conditions, list) else []
+    return next((c for c in items if isinstance(c, dict) and c.get("type") == kind), None)
 
 
 class PlatformIncomplete(ValueError):
@@ -177,8 +181,9 @@ class Observed:
         return at(self.body(name), *path)
 
     def condition(self, name: str, kind: str) -> dict[str, Any] | None:
-        body = self.body(name)
-        return condition_of(body, kind) if body is not None else None
+        # Only the conditions, read in place: converting the whole body of every unready
+        # resource would cost more than the rest of a call.
+        return condition_in(self.get(name, "status", "conditions"), kind)
 
     def ready(self, name: str) -> bool:
         """The one readiness rule: observed, and either Ready=True or of a kind that never
@@ -209,10 +214,7 @@ class Observed:
         would not help those."""
         if slow(str(desired.get("apiVersion", "")), str(desired.get("kind", ""))):
             return False
-        # Only the conditions: converting whole bodies of unready resources would cost more
-        # than the rest of a call.
-        conditions = self.get(name, "status", "conditions")
-        synced = condition_of({"status": {"conditions": conditions}}, "Synced")
+        synced = self.condition(name, "Synced")
         return synced is None or synced.get("status") != "False"
 
 

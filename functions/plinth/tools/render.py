@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,10 +247,14 @@ def render(
     given, xr = xr, _with_uid(xr)
     observed = list(observed)
     extra = list(extra_resources)
-    fetched = {
-        name: [_as_matched(sel, b) for b in extra if _matches(sel, b)]
-        for name, sel in bootstrap_selectors(bootstrap).items()
-    }
+
+    def fetch(selectors: Mapping[str, fnv1.ResourceSelector]) -> dict[str, list[Body]]:
+        return {
+            name: [_as_matched(sel, b) for b in extra if _matches(sel, b)]
+            for name, sel in selectors.items()
+        }
+
+    fetched = fetch(bootstrap_selectors(bootstrap))
     required: dict[str, list[Body]] = dict(fetched)
     previous: fnv1.Requirements | None = None
     rsp = fnv1.RunFunctionResponse()
@@ -266,10 +270,7 @@ def render(
         if previous is not None and rsp.requirements == previous:
             break
         previous = rsp.requirements
-        required = dict(fetched) | {
-            name: [_as_matched(sel, b) for b in extra if _matches(sel, b)]
-            for name, sel in rsp.requirements.resources.items()
-        }
+        required = fetched | fetch(rsp.requirements.resources)
     else:
         raise RenderError(f"requirements did not stabilize after {MAX_ITERATIONS} calls")
     return _assemble(given, xr, rsp, include_full_xr=include_full_xr)
