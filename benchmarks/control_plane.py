@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from e2e import test_chaos_e2e as chaos_e2e  # noqa: E402
 from e2e import test_tenant_e2e as tenant_e2e  # noqa: E402
-from e2e.kube import condition, eventually, get  # noqa: E402
+from e2e.kube import condition, eventually, get, ready  # noqa: E402
 from plinth.devcluster import cluster, processes  # noqa: E402
 from plinth.devcluster.kubectl import kubectl  # noqa: E402
 
@@ -248,8 +248,7 @@ def one_tenant(kubeconfig: Path, api: Api) -> None:
             ]
             xr = get(kubeconfig, "tenantclaim", team, "-n", team) or {}
             waits_on_aws = "IAM role" in condition(xr, "Provisioned").get("message", "")
-            ready = all(condition(o, "Ready").get("status") == "True" for o in inside)
-            return bool(inside) and ready and waits_on_aws
+            return bool(inside) and all(ready(o) for o in inside) and waits_on_aws
 
         eventually("every in-cluster Object Ready", all_ready, 300, every=0.5)
         took = time.monotonic() - applied

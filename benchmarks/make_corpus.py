@@ -43,13 +43,14 @@ def record(directory: Path) -> int:
             required = [d.body for d in default_required(doc.source)]
             for given in (required, with_status(required)):
                 observed: list[dict[str, object]] = []
-                count = -1
+                before = None
                 for _ in range(MAX_PHASES):
                     rendered = render(xr, runner.run, observed=observed, extra_resources=given)
                     done = rendered.composite.get("status", {}).get("phase") == "Ready"
-                    if rendered.fatal or done or len(rendered.resources) == count:
+                    # The stop rule of tests/lifecycles.py: done, or nothing changed.
+                    if rendered.fatal or done or rendered.resources == before:
                         break
-                    count = len(rendered.resources)
+                    before = rendered.resources
                     observed = observe(rendered.resources)
             # The steady state once more: Crossplane's next reconcile, answered from the cache.
             render(xr, runner.run, observed=observed, extra_resources=given)

@@ -34,18 +34,20 @@ def is_claim(body: Body) -> bool:
 
 def phases(claim: Body, required: list[Body]) -> Iterator[list[Body]]:
     """Each phase's resources, handing every one back observed and Ready with the values AWS
-    would report (claim_fixtures.observe), until the claim is Ready or nothing new comes."""
+    would report (claim_fixtures.observe), until the claim is Ready or nothing changes."""
     xr = to_composite(claim)
     observed: list[Body] = []
-    count = -1
+    before: list[Body] | None = None
     for _ in range(MAX_PHASES):
         rendered = render(xr, observed=observed, extra_resources=required)
         assert not rendered.fatal, (claim["metadata"], rendered.fatal)
         yield rendered.resources
         done = rendered.composite.get("status", {}).get("phase") == "Ready"
-        if done or len(rendered.resources) == count:
+        # Unchanged, not merely as many: a phase may only restate what exists (an Object's
+        # readiness once it is created, plinth.core.readiness).
+        if done or rendered.resources == before:
             return
-        count = len(rendered.resources)
+        before = rendered.resources
         observed = observe(rendered.resources)
 
 

@@ -12,7 +12,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from conftest import EXAMPLES, platform_docs
 from plinth.core.readiness import slow
-from plinth.runtime.function import FunctionRunner, run_function, run_naive
+from plinth.runtime.function import TTLS, FunctionRunner, run_function, run_naive
 from plinth.runtime.structs import struct_to_py
 from plinth.tools.render import build_request, render, to_composite
 from plinth.tools.yamlio import read_path
@@ -415,3 +415,89 @@ def test_a_missing_bootstrapped_platform_config_is_a_fatal_naming_it() -> None:
     assert n == 2  # asked for it once more, in case it came since
     assert rendered.fatal
     assert "plinth-platform" in " ".join(rendered.fatal)
+
+
+def _provider_kubernetes(desired: dict[str, Any], before: dict[str, Any] | None, remote: str):
+    """An Object as provider-kubernetes leaves it once it has reconciled `desired`: a new
+    generation when the spec changed, Ready on create under SuccessfulCreate, else `remote`
+    (the held object's Ready), and Synced for the generation it reconciled."""
+    generation = (before or {}).get("metadata", {}).get("generation", 0)
+    if before is None or before["spec"] != desired["spec"]:
+        generation += 1
+    policy = desired["spec"]["readiness"]["policy"]
+    ready = "True" if policy == "SuccessfulCreate" else remote
+    meta = {**desired["metadata"], "generation": generation}
+    conditions = [
+        {"type": "Synced", "status": "True", "observedGeneration": generation},
+        {"type": "Ready", "status": ready},
+    ]
+    return {**desired, "metadata": meta, "status": {"conditions": conditions}}
+
+
+def test_an_object_with_derived_readiness_counts_once_its_provider_derived_it() -> None:
+    """provider-kubernetes looks at an Object right after creating what it holds, then again
+    only every 30 s while it is not Ready: a Kyverno policy stated with DeriveFromObject from
+    the start waited those 30 s. So it is created with SuccessfulCreate, then restated with
+    DeriveFromObject, which makes the provider look again at once; the tenant counts it
+    Ready only when the provider derived Ready under that spec."""
+    from plinth.core.readiness import DERIVED_READINESS
+    from plinth.tools.render import CRN_ANNOTATION
+
+    settled = _converged(TENANT, [PLATFORM, ACCOUNT_READY])
+    ready = run_function(_req(TENANT, observed=settled))
+    assert _ttl(ready) == TTLS.ready
+    crn = next(
+        r["metadata"]["annotations"][CRN_ANNOTATION]
+        for r in settled
+        if _is_object(r) and r["spec"]["forProvider"]["manifest"]["kind"] == "ClusterPolicy"
+    )
+    others = [r for r in settled if r["metadata"]["annotations"][CRN_ANNOTATION] != crn]
+
+    def call(observed: dict[str, Any] | None) -> tuple[dict[str, Any], bool, float]:
+        if observed is not None:
+            observed = copy.deepcopy(observed)
+            observed["metadata"]["annotations"][CRN_ANNOTATION] = crn
+        req = _req(TENANT, observed=others + ([observed] if observed else []))
+        rsp = run_function(req)
+        assert rsp == run_naive(req)
+        r = rsp.desired.resources[crn]
+        return struct_to_py(r.resource), r.ready == fnv1.READY_TRUE, _ttl(rsp)
+
+    # Not created yet: stated with SuccessfulCreate, the intent recorded on it.
+    first, is_ready, ttl = call(None)
+    assert first["spec"]["readiness"] == {"policy": "SuccessfulCreate"}
+    assert first["metadata"]["annotations"][DERIVED_READINESS] == "DeriveFromObject"
+    assert not is_ready
+    assert ttl == TTLS.settling
+    # Created: Ready on create is not what the tenant waits for; restated to derive it.
+    created = _provider_kubernetes(first, None, remote="False")
+    second, is_ready, ttl = call(created)
+    assert second["spec"]["readiness"] == {"policy": "DeriveFromObject"}
+    assert not is_ready
+    assert ttl == TTLS.settling
+    # Crossplane applied the new spec; the provider has not reconciled it yet: its Ready is
+    # still the one on create.
+    applied = {
+        **created,
+        "spec": second["spec"],
+        "metadata": {**created["metadata"], "generation": 2},
+    }
+    third, is_ready, _ = call(applied)
+    assert third == second
+    assert not is_ready
+    # Reconciled, Kyverno has not reported yet: not Ready, and it stays derived.
+    for remote, want in (("False", False), ("True", True)):
+        derived = _provider_kubernetes(second, applied, remote=remote)
+        body, is_ready, _ = call(derived)
+        assert body == second
+        assert is_ready is want
+    # Everything else Ready too: the tenant is, and called rarely.
+    assert call(derived)[2] == TTLS.ready
+    # An Object composed before Plinth recorded the intent (DeriveFromObject from the start,
+    # no annotation) keeps its Ready as it is: an upgrade makes nothing unready.
+    old = copy.deepcopy(derived)
+    del old["metadata"]["annotations"][DERIVED_READINESS]
+    old["metadata"]["generation"] = 7
+    body, is_ready, _ = call(old)
+    assert body["spec"]["readiness"] == {"policy": "DeriveFromObject"}
+    assert is_ready

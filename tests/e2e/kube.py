@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from plinth.core.composition import condition_of
+from plinth.core.composition import Observed, condition_of
 from plinth.devcluster.kubectl import kubectl_run
 
 
@@ -28,6 +28,12 @@ def get(kubeconfig: Path, *args: str) -> Any:
             return None
         time.sleep(1 + attempt)
     raise AssertionError(f"kubectl get {' '.join(args)}: {r.stderr.strip()}")
+
+
+def ready(resource: dict[str, Any]) -> bool:
+    """Ready as Plinth counts it (Observed.ready): an Object composed with derived readiness
+    reports Ready on create first, and counts only once its provider derived Ready."""
+    return Observed.of({"it": resource}).ready("it")
 
 
 def eventually(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from e2e.kube import condition, eventually, get, play_kyverno, say
+from e2e.kube import condition, eventually, get, play_kyverno, ready, say
 from plinth.devcluster.kubectl import kubectl, kubectl_run
 
 pytestmark = pytest.mark.e2e
@@ -94,12 +94,18 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
         in_cluster = [
             o for o in items if o["spec"]["forProvider"]["manifest"]["kind"] != "AppProject"
         ]
-        return bool(in_cluster) and all(
-            condition(o, "Ready").get("status") == "True" for o in in_cluster
-        )
+        return bool(in_cluster) and all(ready(o) for o in in_cluster)
 
     took = eventually("every in-cluster Object is Ready", objects_ready, timeout=180)
     say(f"claim applied -> provider-kubernetes Objects Ready: {time.monotonic() - applied:.1f}s")
+    # Created with SuccessfulCreate, the guardrails were restated to take their readiness from
+    # Kyverno's, and provider-kubernetes derived it (plinth.core.readiness).
+    items = get(kubeconfig, "objects.kubernetes.m.crossplane.io", "-n", TEAM)["items"]
+    guardrails = [
+        o for o in items if o["spec"]["forProvider"]["manifest"]["kind"] == "ClusterPolicy"
+    ]
+    assert guardrails
+    assert all(o["spec"]["readiness"]["policy"] == "DeriveFromObject" for o in guardrails)
 
     # AWS: the IAM role exists as an object with the right spec and stays unready (no cloud);
     # the access entries wait for it, and the claim says so.

@@ -48,9 +48,11 @@ def managed(
     provider_config: ProviderConfigRef | None,
     external_name: str | None = None,
     orphan: bool = False,
+    annotations: dict[str, str] | None = None,
 ) -> Body:
     """A managed resource body with Plinth's metadata, providerConfigRef and deletion policy."""
-    annotations = {EXTERNAL_NAME: external_name} if external_name else None
+    if external_name:
+        annotations = {EXTERNAL_NAME: external_name, **(annotations or {})}
     full_spec = dict(spec)
     if provider_config is not None:
         full_spec["providerConfigRef"] = claim.flavor.provider_config_ref(

@@ -12,6 +12,7 @@ from typing import Any
 
 from plinth.builders.common import ProviderConfigRef, managed
 from plinth.core.composition import Body, Claim
+from plinth.core.readiness import DERIVED_READINESS
 
 
 class Readiness(StrEnum):
@@ -20,6 +21,7 @@ class Readiness(StrEnum):
     # The embedded kind never reports conditions (Namespace, NetworkPolicy, RoleBinding, ...).
     SUCCESSFUL_CREATE = "SuccessfulCreate"
     # The embedded kind reports a Ready condition (cert-manager Certificate, ExternalSecret).
+    # Stated with SuccessfulCreate until the provider created it (plinth.core.readiness).
     DERIVE_FROM_OBJECT = "DeriveFromObject"
     DERIVE_FROM_CEL = "DeriveFromCelQuery"
 
@@ -61,6 +63,7 @@ def object_(
     provider has one write less to make (and Crossplane one watch event less to count against
     the XR's circuit breaker) for every Object it takes over."""
     ready: dict[str, Any] = {"policy": readiness.value}
+    derived = readiness is Readiness.DERIVE_FROM_OBJECT
     if readiness is Readiness.DERIVE_FROM_CEL:
         if not cel_query:
             raise ValueError("a CEL readiness query is required")
@@ -74,6 +77,7 @@ def object_(
         spec={"forProvider": {"manifest": manifest}, "readiness": ready},
         provider_config=ProviderConfigRef(provider_config),
         external_name=name,
+        annotations={DERIVED_READINESS: readiness.value} if derived else None,
     )
 
 

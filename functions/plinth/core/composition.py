@@ -21,7 +21,14 @@ from plinth.api.catalog import ClaimApi
 from plinth.api.flavor import FlavorInfo
 from plinth.api.platform import PlatformConfig
 from plinth.core.naming import DNS_LABEL_MAX, dns_label
-from plinth.core.readiness import READY_WHEN_OBSERVED_KINDS, slow
+from plinth.core.readiness import (
+    DERIVE_FROM_OBJECT,
+    DERIVED_READINESS,
+    READY_WHEN_OBSERVED_KINDS,
+    before_created,
+    derives_readiness,
+    slow,
+)
 from plinth.core.tenancy import Team
 
 Body = dict[str, Any]
@@ -187,7 +194,9 @@ class Observed:
 
     def ready(self, name: str) -> bool:
         """The one readiness rule: observed, and either Ready=True or of a kind that never
-        reports readiness (plinth.core.readiness) and so counts as ready once it exists."""
+        reports readiness (plinth.core.readiness) and so counts as ready once it exists. An
+        Object composed with derived readiness counts once its provider derived Ready under
+        the spec that asks for it (`derived`)."""
         known = self._ready.get(name)
         if known is None:
             known = self._ready[name] = self._is_ready(name)
@@ -199,12 +208,45 @@ class Observed:
         raw = self._raw[name]
         if name not in self._bodies and self._ready_of is not None and self._kind_of is not None:
             # Readiness of every resource is read on every call; skip converting whole bodies.
-            return self._kind_of(raw) in READY_WHEN_OBSERVED_KINDS or self._ready_of(raw)
-        body = self.body(name) or {}
-        kind = body.get("kind")
-        if isinstance(kind, str) and kind in READY_WHEN_OBSERVED_KINDS:
+            kind: Any = self._kind_of(raw)
+            if kind in READY_WHEN_OBSERVED_KINDS:
+                return True
+            if not self._ready_of(raw):
+                return False
+        else:
+            body = self.body(name) or {}
+            kind = body.get("kind")
+            if isinstance(kind, str) and kind in READY_WHEN_OBSERVED_KINDS:
+                return True
+            c = condition_of(body, "Ready")
+            if c is None or c.get("status") != "True":
+                return False
+        return kind != "Object" or self.derived(name)
+
+    def derived(self, name: str) -> bool:
+        """Whether an Object's Ready is what Plinth asked for. One composed with derived
+        readiness (plinth.core.readiness.DERIVED_READINESS) reports Ready on create first,
+        then, stated with DeriveFromObject, Ready as its provider derived it: that counts once
+        the provider has reconciled the spec that asks for it (Synced's observedGeneration)."""
+        if self.get(name, "metadata", "annotations", DERIVED_READINESS) is None:
             return True
-        c = condition_of(body, "Ready")
+        if self.get(name, "spec", "readiness", "policy") != DERIVE_FROM_OBJECT:
+            return False
+        synced = self.condition(name, "Synced") or {}
+        reconciled = synced.get("observedGeneration")
+        generation = self.get(name, "metadata", "generation")
+        return not (
+            isinstance(reconciled, int) and isinstance(generation, int) and reconciled < generation
+        )
+
+    def created(self, name: str) -> bool:
+        """Whether an Object's provider has created what it holds: it reported Ready on
+        create, or it is stated with derived readiness already (it was before)."""
+        if name not in self._raw:
+            return False
+        if self.get(name, "spec", "readiness", "policy") == DERIVE_FROM_OBJECT:
+            return True
+        c = self.condition(name, "Ready")
         return c is not None and c.get("status") == "True"
 
     def settles_in_seconds(self, name: str, desired: Body) -> bool:
@@ -298,8 +340,15 @@ class Composition:
 
     def desired(self) -> dict[str, Body]:
         """What to return to Crossplane: the composed resources, and every pending one that
-        already exists, kept as it is."""
-        out = dict(self.resources)
+        already exists, kept as it is. An Object composed with derived readiness is stated
+        with SuccessfulCreate until its provider has created what it holds
+        (plinth.core.readiness)."""
+        out = {
+            name: body
+            if not derives_readiness(body) or self.observed.created(name)
+            else before_created(body)
+            for name, body in self.resources.items()
+        }
         for name in self.pending:
             body = self.observed.body(name)
             if body is not None:
