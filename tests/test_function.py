@@ -11,10 +11,10 @@ import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from conftest import EXAMPLES, platform_docs
-from plinth.core.readiness import slow
+from plinth.core.readiness import DERIVED_READINESS, slow
 from plinth.runtime.function import TTLS, FunctionRunner, run_function, run_naive
 from plinth.runtime.structs import struct_to_py
-from plinth.tools.render import build_request, render, to_composite
+from plinth.tools.render import CRN_ANNOTATION, build_request, render, to_composite
 from plinth.tools.yamlio import read_path
 
 TENANT = next(d.body for d in read_path(str(EXAMPLES / "tenant.yaml")))
@@ -229,16 +229,31 @@ def test_ttl_is_long_when_ready_and_short_while_waiting_on_a_required_resource()
     from plinth.runtime.function import TTLS
 
     assert TTLS.waiting_on_required < TTLS.provisioning <= TTLS.fatal < TTLS.ready
-    assert TTLS.settling < TTLS.provisioning
+    assert TTLS.creating < TTLS.settling < TTLS.provisioning
     # Waiting on its AccountClaim (not Ready yet): Crossplane does not watch it, call again soon.
     waiting = run_function(
         _req(TENANT, required={"platform": [PLATFORM], "account-payments-dev": [ACCOUNT]})
     )
     assert not _fatal(waiting)
     assert _ttl(waiting) == TTLS.waiting_on_required
-    # Account ready, its first Objects not observed yet: they are Ready in seconds, and
+    # Account ready, its first resources not observed yet: they are Ready in seconds, and
     # Crossplane's circuit breaker may drop the events that say so: call again soon.
     assert _ttl(run_function(_req(TENANT))) == TTLS.settling
+    settled = _converged(TENANT, [PLATFORM, ACCOUNT_READY])
+
+    def held(r: dict[str, Any]) -> str:
+        return str(r["spec"]["forProvider"]["manifest"]["kind"]) if _is_object(r) else ""
+
+    # The sooner while all that is unready are Objects waiting on provider-kubernetes alone
+    # (Ready once created): the RoleBindings of the last phase not created yet.
+    bindings = [r for r in settled if held(r) != "RoleBinding"]
+    assert len(bindings) < len(settled)
+    assert _ttl(run_function(_req(TENANT, observed=bindings))) == TTLS.creating
+    # A guardrail deriving its readiness from Kyverno's report, not Ready yet: 5 s.
+    unready = {"conditions": [{"type": "Ready", "status": "False"}]}
+    kyverno = [{**r, "status": unready} if held(r) == "ClusterPolicy" else r for r in settled]
+    assert kyverno != settled
+    assert _ttl(run_function(_req(TENANT, observed=kyverno))) == TTLS.settling
     # Every Object Ready, its AWS resources (IAM roles, access entries) not yet: they are Ready
     # within seconds of being created too.
     aws_pending = _converged(
@@ -440,9 +455,6 @@ def test_an_object_with_derived_readiness_counts_once_its_provider_derived_it() 
     the start waited those 30 s. So it is created with SuccessfulCreate, then restated with
     DeriveFromObject, which makes the provider look again at once; the tenant counts it
     Ready only when the provider derived Ready under that spec."""
-    from plinth.core.readiness import DERIVED_READINESS
-    from plinth.tools.render import CRN_ANNOTATION
-
     settled = _converged(TENANT, [PLATFORM, ACCOUNT_READY])
     ready = run_function(_req(TENANT, observed=settled))
     assert _ttl(ready) == TTLS.ready
@@ -468,13 +480,14 @@ def test_an_object_with_derived_readiness_counts_once_its_provider_derived_it() 
     assert first["spec"]["readiness"] == {"policy": "SuccessfulCreate"}
     assert first["metadata"]["annotations"][DERIVED_READINESS] == "DeriveFromObject"
     assert not is_ready
-    assert ttl == TTLS.settling
+    assert ttl == TTLS.creating
     # Created: Ready on create is not what the tenant waits for; restated to derive it.
     created = _provider_kubernetes(first, None, remote="False")
     second, is_ready, ttl = call(created)
     assert second["spec"]["readiness"] == {"policy": "DeriveFromObject"}
     assert not is_ready
-    assert ttl == TTLS.settling
+    # Restated, not looked at since: provider-kubernetes looks again at once.
+    assert ttl == TTLS.creating
     # Crossplane applied the new spec; the provider has not reconciled it yet: its Ready is
     # still the one on create.
     applied = {
@@ -482,9 +495,11 @@ def test_an_object_with_derived_readiness_counts_once_its_provider_derived_it() 
         "spec": second["spec"],
         "metadata": {**created["metadata"], "generation": 2},
     }
-    third, is_ready, _ = call(applied)
+    third, is_ready, ttl = call(applied)
     assert third == second
     assert not is_ready
+    # Derived from Kyverno's report from now on: the settling TTL.
+    assert ttl == TTLS.settling
     # Reconciled, Kyverno has not reported yet: not Ready, and it stays derived.
     for remote, want in (("False", False), ("True", True)):
         derived = _provider_kubernetes(second, applied, remote=remote)

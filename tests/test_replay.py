@@ -88,7 +88,9 @@ def test_requests_recorded_from_crossplane_replay_exactly() -> None:
 
 def test_ready_claims_are_called_rarely_and_waiting_ones_soon() -> None:
     # Distinct values, so that each state's TTL is told apart from the others.
-    ttls = Ttls(ready=3600, provisioning=60, waiting_on_required=5, settling=7, fatal=61)
+    ttls = Ttls(
+        ready=3600, provisioning=60, waiting_on_required=5, settling=7, creating=3, fatal=61
+    )
     seen = set()
     for call in corpus():
         rsp = FunctionRunner(cache_bytes=0, ttls=ttls).run(call.request)
@@ -99,9 +101,10 @@ def test_ready_claims_are_called_rarely_and_waiting_ones_soon() -> None:
         if phase == "Ready":
             assert ttl == ttls.ready, call.line
         else:
-            assert ttl in (ttls.provisioning, ttls.waiting_on_required, ttls.settling), call.line
+            unready = ttls.provisioning, ttls.waiting_on_required, ttls.settling, ttls.creating
+            assert ttl in unready, call.line
         seen.add(ttl)
-    assert seen == {ttls.ready, ttls.provisioning, ttls.waiting_on_required, ttls.settling}
+    assert seen == {ttls.ready, *unready}
 
 
 def test_serve_records_what_render_request_replays(tmp_path: Path) -> None:

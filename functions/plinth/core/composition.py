@@ -25,9 +25,12 @@ from plinth.core.readiness import (
     DERIVE_FROM_OBJECT,
     DERIVED_READINESS,
     READY_WHEN_OBSERVED_KINDS,
+    SUCCESSFUL_CREATE,
     before_created,
     derives_readiness,
+    is_object,
     slow,
+    stated_policy,
 )
 from plinth.core.tenancy import Team
 
@@ -258,6 +261,20 @@ class Observed:
             return False
         synced = self.condition(name, "Synced")
         return synced is None or synced.get("status") != "False"
+
+    def awaits_provider_kubernetes(self, name: str, desired: Body) -> bool:
+        """An unready Object whose readiness waits on provider-kubernetes alone, which creates
+        or looks again at an Object within about a second: stated Ready on create, or
+        restated to derive its readiness and not looked at since (still SuccessfulCreate).
+        One deriving its readiness from another controller (Kyverno, cert-manager, an Argo CD
+        Application's health) may take longer."""
+        if not is_object(desired):
+            return False
+        if stated_policy(desired) in (None, SUCCESSFUL_CREATE):
+            return True
+        return derives_readiness(desired) and (
+            self.get(name, "spec", "readiness", "policy") != DERIVE_FROM_OBJECT
+        )
 
 
 AWS_GROUPS = (".aws.upbound.io", ".aws.m.upbound.io")

@@ -51,6 +51,17 @@ DERIVE_FROM_OBJECT = "DeriveFromObject"
 SUCCESSFUL_CREATE = "SuccessfulCreate"
 
 
+def is_object(body: dict[str, Any]) -> bool:
+    """Whether a body is a provider-kubernetes Object (either API flavor)."""
+    group = str(body.get("apiVersion", "")).split("/", 1)[0]
+    return body.get("kind") == "Object" and group in OBJECT_GROUPS
+
+
+def stated_policy(body: dict[str, Any]) -> Any:
+    """An Object's readiness policy as a body states it (None: the provider's default)."""
+    return ((body.get("spec") or {}).get("readiness") or {}).get("policy")
+
+
 def derives_readiness(body: dict[str, Any]) -> bool:
     """Whether a desired body is an Object composed with derived readiness."""
     return DERIVED_READINESS in ((body.get("metadata") or {}).get("annotations") or {})

@@ -84,7 +84,10 @@ class Ttls:
     burst of events opens Crossplane's per-XR circuit breaker (an Object changes about five
     times as the provider takes it over, two tokens each, against a burst of 100), which then
     lets one event through per 30 s. The TTL requeue does not go through the breaker, so it
-    bounds each of a claim's phases to seconds rather than a minute. A claim waiting only on
+    bounds each of a claim's phases to seconds rather than a minute. While every such
+    resource is an Object that waits on provider-kubernetes alone (Ready once created, about
+    a second: Observed.awaits_provider_kubernetes), the TTL is 2 s: a tenant's phases of
+    namespaces, policies and bindings are that, and each would otherwise wait 5 s. A claim waiting only on
     kinds AWS takes minutes to provision (an account, a database, a cache) or on resources its
     provider failed to apply keeps the SDK's minute: calling sooner would not help, and each
     call makes Crossplane apply everything the claim composes again.
@@ -94,6 +97,7 @@ class Ttls:
     provisioning: float = 60.0
     waiting_on_required: float = 5.0
     settling: float = 5.0
+    creating: float = 2.0
     fatal: float = 60.0
 
 
@@ -345,6 +349,8 @@ def write_response(
         return rsp
     unready: list[str] = []
     settling = False
+    # Every settling resource an Object that waits on provider-kubernetes alone.
+    creating = True
     for crn, body in comp.desired().items():
         target = rsp.desired.resources[crn]
         encode(target, body)
@@ -353,7 +359,9 @@ def write_response(
         else:
             target.ready = fnv1.READY_FALSE
             unready.append(crn)
-            settling = settling or comp.observed.settles_in_seconds(crn, body)
+            if comp.observed.settles_in_seconds(crn, body):
+                settling = True
+                creating = creating and comp.observed.awaits_provider_kubernetes(crn, body)
 
     status = dict(comp.status)
     message = status.get("message")
@@ -370,7 +378,7 @@ def write_response(
     elif outcome.waiting_on_required:
         rsp.meta.ttl.FromTimedelta(_ttl(ttls.waiting_on_required))
     elif unready and settling:
-        rsp.meta.ttl.FromTimedelta(_ttl(ttls.settling))
+        rsp.meta.ttl.FromTimedelta(_ttl(ttls.creating if creating else ttls.settling))
     if not done and phase == "Ready":
         phase = "Provisioning"
     status["phase"] = phase
