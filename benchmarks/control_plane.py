@@ -3,7 +3,8 @@
 1. One TenantClaim (the e2e tenant: 3 namespaces on 2 clusters, 33 Objects) applied until every
    in-cluster Object is Ready, then deleted until the claim, its namespaces and its Objects are
    gone; with the watch events its Objects caused (Crossplane's circuit-breaker tokens) and
-   whether the claim's breaker opened.
+   whether the claim's breaker opened. Then the same for its dev environment alone (2
+   namespaces on 1 cluster, 22 Objects).
 2. N TenantClaims and N AppClaims applied at once until all are Ready (this script plays
    provider-upjet-aws, provider-upjet-github and Kyverno, which do not run here), then deleted.
 3. The function calls each of those claims caused at steady state, counted from
@@ -231,11 +232,21 @@ def object_events(kubeconfig: Path, namespace: str) -> Iterator[Counter[tuple[st
         proc.kill()
 
 
-def one_tenant(kubeconfig: Path, api: Api) -> None:
-    team = "bench"
+def held(o: dict[str, Any]) -> tuple[str, str, str, str]:
+    m = o["spec"]["forProvider"]["manifest"]
+    meta = m.get("metadata") or {}
+    return m["apiVersion"], m["kind"], meta.get("namespace", ""), meta["name"]
+
+
+def one_tenant(kubeconfig: Path, api: Api, team: str, spec: dict[str, Any], label: str) -> None:
     kubectl(kubeconfig, "create", "namespace", team, check=False)
-    body = claim("TenantClaim", team, team, BIG_TENANT)
-    namespaces = [f"{team}-{n}" for e in BIG_TENANT["environments"] for n in e["namespaces"]]
+    body = claim("TenantClaim", team, team, spec)
+    namespaces = [f"{team}-{n}" for e in spec["environments"] for n in e["namespaces"]]
+    # The dev cluster's workload clusters are one API server: a cluster-scoped object the
+    # tenant puts on each cluster (its Kyverno ClusterPolicy) is one object here, held by two
+    # Objects with different manifests, which overwrite each other's last-applied state and
+    # so each wait for provider-kubernetes' 30 s re-look. On separate clusters they do not.
+    shared_ready: list[float] = []
     with object_events(kubeconfig, team) as events:
         applied = time.monotonic()
         kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(body))
@@ -248,15 +259,24 @@ def one_tenant(kubeconfig: Path, api: Api) -> None:
             ]
             xr = get(kubeconfig, "tenantclaim", team, "-n", team) or {}
             waits_on_aws = "IAM role" in condition(xr, "Provisioned").get("message", "")
+            holders = Counter(held(o) for o in inside)
+            alone = [o for o in inside if holders[held(o)] == 1]
+            if not shared_ready and alone and all(ready(o) for o in alone) and waits_on_aws:
+                shared_ready.append(time.monotonic() - applied)
             return bool(inside) and all(ready(o) for o in inside) and waits_on_aws
 
         eventually("every in-cluster Object Ready", all_ready, 300, every=0.5)
         took = time.monotonic() - applied
+    print(f"TenantClaim ({label}) applied -> every in-cluster Object Ready: {took:.1f}s")
+    if shared_ready and shared_ready[0] < took:
+        print(
+            f"  every Object but those holding one object of this dev cluster's shared API "
+            f"server (a ClusterPolicy on both clusters) Ready: {shared_ready[0]:.1f}s"
+        )
     xr = get(kubeconfig, "tenantclaim", team, "-n", team)
     responsive = condition(xr, "Responsive")
     added = sum(n for (t, _), n in events.items() if t == "ADDED")
     modified = sum(n for (t, _), n in events.items() if t == "MODIFIED")
-    print(f"TenantClaim (e2e tenant) applied -> every in-cluster Object Ready: {took:.1f}s")
     print(
         f"  its {added} Objects changed {modified} times ({modified / max(added, 1):.1f} each): "
         f"~{added + 2 * modified} circuit-breaker tokens against a burst of 100; "
@@ -442,7 +462,9 @@ def main() -> None:
         ):
             kubectl(kubeconfig, "apply", "--server-side", "-f", str(crd))
         print(f"recording function calls in {record}")
-        one_tenant(kubeconfig, api)
+        one_tenant(kubeconfig, api, "bench", BIG_TENANT, "e2e tenant")
+        one_env = {**BIG_TENANT, "environments": BIG_TENANT["environments"][:1]}
+        one_tenant(kubeconfig, api, "single", one_env, "e2e tenant's dev environment alone")
         many(kubeconfig, api, args.claims, record, args.steady_seconds)
         if args.keep:
             keep(record, args.keep, {"bench", "b000"})

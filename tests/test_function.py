@@ -237,15 +237,15 @@ def test_ttl_is_long_when_ready_and_short_while_waiting_on_a_required_resource()
     assert not _fatal(waiting)
     assert _ttl(waiting) == TTLS.waiting_on_required
     # Account ready, its first resources not observed yet: they are Ready in seconds, and
-    # Crossplane's circuit breaker may drop the events that say so: call again soon.
-    assert _ttl(run_function(_req(TENANT))) == TTLS.settling
+    # Crossplane's circuit breaker may drop the events that say so: call again soon; the
+    # sooner as some are Objects waiting on provider-kubernetes alone (Ready once created).
+    assert _ttl(run_function(_req(TENANT))) == TTLS.creating
     settled = _converged(TENANT, [PLATFORM, ACCOUNT_READY])
 
     def held(r: dict[str, Any]) -> str:
         return str(r["spec"]["forProvider"]["manifest"]["kind"]) if _is_object(r) else ""
 
-    # The sooner while all that is unready are Objects waiting on provider-kubernetes alone
-    # (Ready once created): the RoleBindings of the last phase not created yet.
+    # Only the RoleBindings of the last phase not created yet: the same.
     bindings = [r for r in settled if held(r) != "RoleBinding"]
     assert len(bindings) < len(settled)
     assert _ttl(run_function(_req(TENANT, observed=bindings))) == TTLS.creating

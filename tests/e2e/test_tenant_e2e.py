@@ -96,7 +96,10 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
         ]
         return bool(in_cluster) and all(ready(o) for o in in_cluster)
 
-    took = eventually("every in-cluster Object is Ready", objects_ready, timeout=180)
+    # The dev cluster's two workload clusters are one API server, so the tenant's Kyverno
+    # ClusterPolicy on each is one object held by two Objects, which overwrite each other's
+    # last-applied state; each overwrite costs one of provider-kubernetes' 30 s re-looks.
+    took = eventually("every in-cluster Object is Ready", objects_ready, timeout=300)
     say(f"claim applied -> provider-kubernetes Objects Ready: {time.monotonic() - applied:.1f}s")
     # Created with SuccessfulCreate, the guardrails were restated to take their readiness from
     # Kyverno's, and provider-kubernetes derived it (plinth.core.readiness).

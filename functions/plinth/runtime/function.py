@@ -84,10 +84,10 @@ class Ttls:
     burst of events opens Crossplane's per-XR circuit breaker (an Object changes about five
     times as the provider takes it over, two tokens each, against a burst of 100), which then
     lets one event through per 30 s. The TTL requeue does not go through the breaker, so it
-    bounds each of a claim's phases to seconds rather than a minute. While every such
-    resource is an Object that waits on provider-kubernetes alone (Ready once created, about
-    a second: Observed.awaits_provider_kubernetes), the TTL is 2 s: a tenant's phases of
-    namespaces, policies and bindings are that, and each would otherwise wait 5 s. A claim waiting only on
+    bounds each of a claim's phases to seconds rather than a minute. While one of them is an
+    Object that waits on provider-kubernetes alone (Ready once created, about a second:
+    Observed.awaits_provider_kubernetes), the TTL is 2 s: a tenant's phases of namespaces,
+    policies and bindings are that, and each would otherwise wait 5 s. A claim waiting only on
     kinds AWS takes minutes to provision (an account, a database, a cache) or on resources its
     provider failed to apply keeps the SDK's minute: calling sooner would not help, and each
     call makes Crossplane apply everything the claim composes again.
@@ -349,8 +349,8 @@ def write_response(
         return rsp
     unready: list[str] = []
     settling = False
-    # Every settling resource an Object that waits on provider-kubernetes alone.
-    creating = True
+    # A settling resource is an Object that waits on provider-kubernetes alone.
+    creating = False
     for crn, body in comp.desired().items():
         target = rsp.desired.resources[crn]
         encode(target, body)
@@ -361,7 +361,7 @@ def write_response(
             unready.append(crn)
             if comp.observed.settles_in_seconds(crn, body):
                 settling = True
-                creating = creating and comp.observed.awaits_provider_kubernetes(crn, body)
+                creating = creating or comp.observed.awaits_provider_kubernetes(crn, body)
 
     status = dict(comp.status)
     message = status.get("message")
