@@ -11,18 +11,18 @@ from enum import StrEnum
 from typing import Any
 
 from plinth.builders.common import ProviderConfigRef, managed
+from plinth.core import readiness as rules
 from plinth.core.composition import Body, Claim
-from plinth.core.readiness import DERIVED_READINESS
 
 
 class Readiness(StrEnum):
     """How provider-kubernetes decides that an Object is ready."""
 
     # The embedded kind never reports conditions (Namespace, NetworkPolicy, RoleBinding, ...).
-    SUCCESSFUL_CREATE = "SuccessfulCreate"
+    SUCCESSFUL_CREATE = rules.SUCCESSFUL_CREATE
     # The embedded kind reports a Ready condition (cert-manager Certificate, ExternalSecret).
     # Stated with SuccessfulCreate until the provider created it (plinth.core.readiness).
-    DERIVE_FROM_OBJECT = "DeriveFromObject"
+    DERIVE_FROM_OBJECT = rules.DERIVE_FROM_OBJECT
     DERIVE_FROM_CEL = "DeriveFromCelQuery"
 
 
@@ -77,7 +77,7 @@ def object_(
         spec={"forProvider": {"manifest": manifest}, "readiness": ready},
         provider_config=ProviderConfigRef(provider_config),
         external_name=name,
-        annotations={DERIVED_READINESS: readiness.value} if derived else None,
+        annotations={rules.DERIVED_READINESS: readiness.value} if derived else None,
     )
 
 
