@@ -17,8 +17,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from claim_fixtures import observe, with_status  # noqa: E402
-from lifecycles import MAX_PHASES, claim_files, is_claim  # noqa: E402
+from claim_fixtures import with_status  # noqa: E402
+from lifecycles import claim_files, is_claim, renders  # noqa: E402
 from plinth.cli.claims import default_required, placed  # noqa: E402
 from plinth.runtime.function import FunctionRunner  # noqa: E402
 from plinth.runtime.record import Recorder  # noqa: E402
@@ -42,16 +42,8 @@ def record(directory: Path) -> int:
             xr = to_composite(placed(doc).body)
             required = [d.body for d in default_required(doc.source)]
             for given in (required, with_status(required)):
-                observed: list[dict[str, object]] = []
-                before = None
-                for _ in range(MAX_PHASES):
-                    rendered = render(xr, runner.run, observed=observed, extra_resources=given)
-                    done = rendered.composite.get("status", {}).get("phase") == "Ready"
-                    # The stop rule of tests/lifecycles.py: done, or nothing changed.
-                    if rendered.fatal or done or rendered.resources == before:
-                        break
-                    before = rendered.resources
-                    observed = observe(rendered.resources)
+                # What the last phase was given: its steady state.
+                observed = list(renders(xr, given, runner.run))[-1][0]
             # The steady state once more: Crossplane's next reconcile, answered from the cache.
             render(xr, runner.run, observed=observed, extra_resources=given)
     return claims

@@ -13,7 +13,7 @@ from claim_fixtures import observe, with_status
 from conftest import EXAMPLES
 from plinth.cli.claims import default_required as _default_required
 from plinth.cli.claims import placed as _placed
-from plinth.tools.render import render, to_composite
+from plinth.tools.render import Call, Rendered, render, to_composite
 from plinth.tools.yamlio import read_path
 
 Body = dict[str, Any]
@@ -32,23 +32,31 @@ def is_claim(body: Body) -> bool:
     return str(body.get("apiVersion", "")).split("/")[0].endswith("plinth.dev")
 
 
-def phases(claim: Body, required: list[Body]) -> Iterator[list[Body]]:
-    """Each phase's resources, handing every one back observed and Ready with the values AWS
-    would report (claim_fixtures.observe), until the claim is Ready or nothing changes."""
-    xr = to_composite(claim)
+def renders(
+    xr: Body, required: list[Body], call: Call | None = None
+) -> Iterator[tuple[list[Body], Rendered]]:
+    """Each phase's render of the composite `xr` and the observed resources it was given,
+    handing every resource back observed and Ready with the values AWS would report
+    (claim_fixtures.observe), until a Fatal result, the claim is Ready or nothing changes."""
     observed: list[Body] = []
     before: list[Body] | None = None
     for _ in range(MAX_PHASES):
-        rendered = render(xr, observed=observed, extra_resources=required)
-        assert not rendered.fatal, (claim["metadata"], rendered.fatal)
-        yield rendered.resources
+        rendered = render(xr, call, observed=observed, extra_resources=required)
+        yield observed, rendered
         done = rendered.composite.get("status", {}).get("phase") == "Ready"
         # Unchanged, not merely as many: a phase may only restate what exists (an Object's
         # readiness once it is created, plinth.core.readiness).
-        if done or rendered.resources == before:
+        if rendered.fatal or done or rendered.resources == before:
             return
         before = rendered.resources
         observed = observe(rendered.resources)
+
+
+def phases(claim: Body, required: list[Body]) -> Iterator[list[Body]]:
+    """Each phase's resources (`renders`), none of them a Fatal result."""
+    for _, rendered in renders(to_composite(claim), required):
+        assert not rendered.fatal, (claim["metadata"], rendered.fatal)
+        yield rendered.resources
 
 
 @functools.cache
