@@ -233,7 +233,7 @@ class Observed:
         the provider has reconciled the spec that asks for it (Synced's observedGeneration)."""
         if self.get(name, "metadata", "annotations", DERIVED_READINESS) is None:
             return True
-        if self.get(name, "spec", "readiness", "policy") != DERIVE_FROM_OBJECT:
+        if not self._derives(name):
             return False
         synced = self.condition(name, "Synced") or {}
         reconciled = synced.get("observedGeneration")
@@ -247,7 +247,7 @@ class Observed:
         create, or it is stated with derived readiness already (it was before)."""
         if name not in self._raw:
             return False
-        if self.get(name, "spec", "readiness", "policy") == DERIVE_FROM_OBJECT:
+        if self._derives(name):
             return True
         c = self.condition(name, "Ready")
         return c is not None and c.get("status") == "True"
@@ -272,9 +272,11 @@ class Observed:
             return False
         if stated_policy(desired) in (None, SUCCESSFUL_CREATE):
             return True
-        return derives_readiness(desired) and (
-            self.get(name, "spec", "readiness", "policy") != DERIVE_FROM_OBJECT
-        )
+        return derives_readiness(desired) and not self._derives(name)
+
+    def _derives(self, name: str) -> bool:
+        """Whether an observed Object is stated with DeriveFromObject."""
+        return bool(self.get(name, "spec", "readiness", "policy") == DERIVE_FROM_OBJECT)
 
 
 AWS_GROUPS = (".aws.upbound.io", ".aws.m.upbound.io")

@@ -349,7 +349,7 @@ def write_response(
         return rsp
     unready: list[str] = []
     settling = False
-    # A settling resource is an Object that waits on provider-kubernetes alone.
+    # Some settling resource is an Object that waits on provider-kubernetes alone.
     creating = False
     for crn, body in comp.desired().items():
         target = rsp.desired.resources[crn]
