@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from e2e import test_chaos_e2e as chaos_e2e  # noqa: E402
 from e2e import test_tenant_e2e as tenant_e2e  # noqa: E402
-from e2e.kube import condition, eventually, get, ready  # noqa: E402
+from e2e.kube import condition, eventually, get, play_kyverno, ready, workloads  # noqa: E402
 from plinth.devcluster import cluster, processes  # noqa: E402
 from plinth.devcluster.kubectl import kubectl  # noqa: E402
 
@@ -193,11 +193,7 @@ def play(
                     "application/merge-patch+json",
                 )
                 done += 1
-    for policy in (get(kubeconfig, "clusterpolicies.kyverno.io") or {}).get("items", []):
-        if condition(policy, "Ready").get("status") != "True":
-            api.mark_ready(policy, {"ready": True})
-            done += 1
-    return done
+    return done + play_kyverno(kubeconfig)
 
 
 @contextmanager
@@ -233,21 +229,10 @@ def object_events(kubeconfig: Path, namespace: str) -> Iterator[Counter[tuple[st
         proc.kill()
 
 
-def held(o: dict[str, Any]) -> tuple[str, str, str, str]:
-    m = o["spec"]["forProvider"]["manifest"]
-    meta = m.get("metadata") or {}
-    return m["apiVersion"], m["kind"], meta.get("namespace", ""), meta["name"]
-
-
 def one_tenant(kubeconfig: Path, api: Api, team: str, spec: dict[str, Any], label: str) -> None:
     kubectl(kubeconfig, "create", "namespace", team, check=False)
     body = claim("TenantClaim", team, team, spec)
     namespaces = [f"{team}-{n}" for e in spec["environments"] for n in e["namespaces"]]
-    # The dev cluster's workload clusters are one API server: a cluster-scoped object the
-    # tenant puts on each cluster (its Kyverno ClusterPolicy) is one object here, held by two
-    # Objects with different manifests, which overwrite each other's last-applied state and
-    # so each wait for provider-kubernetes' 30 s re-look. On separate clusters they do not.
-    shared_ready: list[float] = []
     with object_events(kubeconfig, team) as events:
         applied = time.monotonic()
         kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(body))
@@ -260,21 +245,11 @@ def one_tenant(kubeconfig: Path, api: Api, team: str, spec: dict[str, Any], labe
             ]
             xr = get(kubeconfig, "tenantclaim", team, "-n", team) or {}
             waits_on_aws = "IAM role" in condition(xr, "Provisioned").get("message", "")
-            holders = Counter(held(o) for o in inside)
-            alone = [o for o in inside if holders[held(o)] == 1]
-            shared = len(alone) < len(inside)
-            if shared and not shared_ready and waits_on_aws and all(ready(o) for o in alone):
-                shared_ready.append(time.monotonic() - applied)
             return bool(inside) and all(ready(o) for o in inside) and waits_on_aws
 
         eventually("every in-cluster Object Ready", all_ready, 300, every=0.5)
         took = time.monotonic() - applied
     print(f"TenantClaim ({label}) applied -> every in-cluster Object Ready: {took:.1f}s")
-    if shared_ready:
-        print(
-            f"  every Object but those holding one object of this dev cluster's shared API "
-            f"server (a ClusterPolicy on both clusters) Ready: {shared_ready[0]:.1f}s"
-        )
     xr = get(kubeconfig, "tenantclaim", team, "-n", team)
     responsive = condition(xr, "Responsive")
     added = sum(n for (t, _), n in events.items() if t == "ADDED")
@@ -293,7 +268,7 @@ def one_tenant(kubeconfig: Path, api: Api, team: str, spec: dict[str, Any], labe
         if "claim" not in marks and not get(kubeconfig, "tenantclaim", team, "-n", team):
             marks["claim"] = now
         if "namespaces" not in marks and not any(
-            get(kubeconfig, "namespace", n) for n in namespaces
+            get(c, "namespace", n) for n in namespaces for c in workloads(kubeconfig)
         ):
             marks["namespaces"] = now
         if not get(kubeconfig, "managed", "-n", team)["items"]:
@@ -467,14 +442,6 @@ def main() -> None:
         processes.start(state, "plinth-serve", [*argv, "--record", str(record)])
         port = int(argv[argv.index("--address") + 1].rsplit(":", 1)[1])
         eventually("plinth serve", lambda: processes.port_in_use(port), 30, every=0.5)
-        for ns in ("argocd",):
-            kubectl(kubeconfig, "create", "namespace", ns, check=False)
-        crds = Path(os.environ.get("PLINTH_CRDS_DIR", REPO.parent / "shared" / "crds"))
-        # The kinds an app's Objects create on its clusters (no controllers run for them).
-        for crd in sorted(
-            [*(crds / "argo-cd").glob("*.yaml"), *(crds / "prometheus-operator").glob("*.yaml")]
-        ):
-            kubectl(kubeconfig, "apply", "--server-side", "-f", str(crd))
         print(f"recording function calls in {record}")
         one_tenant(kubeconfig, api, "bench", BIG_TENANT, "e2e tenant")
         one_env = {**BIG_TENANT, "environments": BIG_TENANT["environments"][:1]}

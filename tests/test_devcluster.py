@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from conftest import REPO, crds_dir
-from plinth.devcluster import cluster, install, kubectl, processes, registry, runtime
+from plinth.api.platform import PlatformConfig
+from plinth.devcluster import cluster, install, kubectl, processes, registry, runtime, workload
 from plinth.devcluster.pki import Pair
 from plinth.devcluster.runtime import LocalRuntime, RuntimeConfig
 
@@ -22,16 +23,89 @@ def test_the_cluster_applies_crossplane_s_crds_and_no_provider_s() -> None:
     assert "compositeresourcedefinitions.apiextensions.crossplane.io" in names
     assert "managedresourceactivationpolicies.apiextensions.crossplane.io" in names
     assert "applications.argoproj.io" in names
-    # What the tenant composes into workload clusters: guardrails and dedicated node pools.
+    # Providers' kinds come with their packages, installed by Crossplane's package manager;
+    # the workload clusters' add-ons are theirs.
+    assert not [n for n in names if n.endswith((".upbound.io", "kubernetes.crossplane.io"))]
+    assert "clusterpolicies.kyverno.io" not in names
+    for d in docs:
+        assert (d["spec"].get("conversion") or {}).get("strategy") != "Webhook"
+
+
+def test_workload_clusters_get_the_kinds_tenants_and_apps_create_there() -> None:
+    names = {d["metadata"]["name"] for d in cluster._crds(crds_dir(), workload.CRD_SETS)}
+    # Guardrails, dedicated node pools, certificates, apps' secrets and monitors.
     assert {
         "clusterpolicies.kyverno.io",
         "nodepools.karpenter.sh",
         "ec2nodeclasses.karpenter.k8s.aws",
+        "certificates.cert-manager.io",
+        "secretstores.external-secrets.io",
+        "externalsecrets.external-secrets.io",
+        "servicemonitors.monitoring.coreos.com",
     } <= names
-    # Providers' kinds come with their packages, installed by Crossplane's package manager.
-    assert not [n for n in names if n.endswith((".upbound.io", "kubernetes.crossplane.io"))]
-    for d in docs:
-        assert (d["spec"].get("conversion") or {}).get("strategy") != "Webhook"
+    assert not [n for n in names if n.endswith(("crossplane.io", "argoproj.io", "upbound.io"))]
+
+
+def _platform(**changes: Any) -> PlatformConfig:
+    docs = list(yaml.safe_load_all((REPO / "examples" / "platform.yaml").read_text()))
+    data = docs[0]["data"]
+    for i, c in enumerate(data["clusters"]):
+        c.update(changes.get(c["name"], {}))
+        data["clusters"][i] = c
+    return PlatformConfig.model_validate(data)
+
+
+def test_each_cluster_the_platform_names_is_an_api_server_of_its_own(tmp_path: Path) -> None:
+    platform = _platform()
+    planned = workload.plan(platform, tmp_path)
+    assert [w.clusters for w in planned] == [
+        ("eks-dev-use1",),
+        ("eks-prod-use1",),
+        ("eks-prod-usw2",),
+        ("eks-staging-use1",),
+    ]
+    assert len({w.port for w in planned}) == len({w.kubeconfig for w in planned}) == 4
+    prefixes = set()
+    for w in planned:
+        argv = workload.apiserver_argv(
+            "kube-apiserver",
+            w,
+            etcd_url="http://127.0.0.1:2379",
+            state=tmp_path,
+            serving=Pair(tmp_path / "s.crt", tmp_path / "s.key"),
+            ca=tmp_path / "ca.crt",
+            sa=Pair(tmp_path / "sa.crt", tmp_path / "sa.key"),
+        )
+        # One etcd, a keyspace per cluster, none the management cluster's (/registry).
+        prefixes.add(argv[argv.index("--etcd-prefix") + 1])
+        assert argv[argv.index("--secure-port") + 1] == str(w.port)
+        kcm = workload.controller_manager_argv("kcm", w, tmp_path / "sa.key", tmp_path / "ca")
+        assert kcm[kcm.index("--kubeconfig") + 1] == str(w.kubeconfig)
+        # Namespaces a tenant leaves are emptied and deleted, as in a real cluster.
+        assert "namespace" in kcm[-1]
+        assert workload.kubeconfig_secret(platform, w.provider_config) == (
+            f"{w.provider_config}-kubeconfig"
+        )
+    assert len(prefixes) == 4
+    assert "/registry" not in prefixes
+    assert workload.kubeconfig_secret(platform, "kubernetes-management") == (
+        workload.MANAGEMENT_SECRET
+    )
+
+
+def test_clusters_sharing_a_provider_config_share_an_api_server(tmp_path: Path) -> None:
+    platform = _platform(
+        **{
+            "eks-prod-usw2": {"kubernetesProviderConfig": "eks-prod-use1"},
+            # Reached through the management cluster's own config: it is the management cluster.
+            "eks-staging-use1": {"kubernetesProviderConfig": "kubernetes-management"},
+        }
+    )
+    planned = workload.plan(platform, tmp_path)
+    assert [(w.provider_config, w.clusters) for w in planned] == [
+        ("eks-dev-use1", ("eks-dev-use1",)),
+        ("eks-prod-use1", ("eks-prod-use1", "eks-prod-usw2")),
+    ]
 
 
 def test_stop_all_stops_what_was_started_and_leaves_no_pid_files(tmp_path: Path) -> None:

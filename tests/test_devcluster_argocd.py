@@ -225,10 +225,15 @@ def test_the_legacy_flavor_gets_a_provider_config_per_cluster_name() -> None:
         "eks-prod-use1",
         "eks-prod-usw2",
     }
+    # Each reaches its own cluster, through the Secret its v2 ClusterProviderConfig reads.
+    secrets = {c["metadata"]["name"]: c["spec"]["credentials"]["secretRef"] for c in configs}
+    assert secrets["kubernetes-management"]["name"] == "dev-cluster-kubeconfig"
+    assert secrets["eks-prod-usw2"]["name"] == "eks-prod-usw2-kubeconfig"
+    assert len({s["name"] for s in secrets.values()}) == len(secrets)
     for c in configs:
         assert c["kind"] == "ProviderConfig"
         assert c["apiVersion"] == "kubernetes.crossplane.io/v1alpha1"
-        assert c["spec"]["credentials"]["secretRef"]["name"] == "dev-cluster-kubeconfig"
+        assert c["spec"]["credentials"]["secretRef"]["namespace"] == "crossplane-system"
 
 
 def test_the_legacy_configuration_is_applied_under_its_own_name() -> None:

@@ -30,6 +30,20 @@ def get(kubeconfig: Path, *args: str) -> Any:
     raise AssertionError(f"kubectl get {' '.join(args)}: {r.stderr.strip()}")
 
 
+def clusters(kubeconfig: Path) -> dict[str, Path]:
+    """Every cluster the platform names -> the kubeconfig of the API server playing it, as
+    `plinth dev up` wrote them beside the management cluster's kubeconfig (cluster.json)."""
+    facts = kubeconfig.parent / "cluster.json"
+    named = json.loads(facts.read_text()).get("clusters", {}) if facts.is_file() else {}
+    return {name: Path(path) for name, path in named.items()}
+
+
+def workloads(kubeconfig: Path) -> list[Path]:
+    """The kubeconfig of each distinct workload API server (the management cluster's when a
+    cluster is reached through it, or when the dev cluster predates workload clusters)."""
+    return sorted(set(clusters(kubeconfig).values())) or [kubeconfig]
+
+
 def ready(resource: dict[str, Any]) -> bool:
     """Ready as Plinth counts it (Observed.ready): an Object composed with derived readiness
     reports Ready on create first, and counts only once its provider derived Ready."""
@@ -112,35 +126,36 @@ def play_aws(kubeconfig: Path, namespace: str, composite: str | None, *, account
 
 def play_kyverno(kubeconfig: Path) -> int:
     """What Kyverno's admission controller reports once it has loaded them: every ClusterPolicy
-    Ready. No Kyverno runs here, and the tenant's guardrail Objects take their readiness from
-    the policy's own (provider-kubernetes' DeriveFromObject), so without this no tenant with
-    guardrails would ever be Ready. Returns how many it marked."""
+    of every workload cluster Ready. No Kyverno runs here, and the tenant's guardrail Objects
+    take their readiness from the policy's own (provider-kubernetes' DeriveFromObject), so
+    without this no tenant with guardrails would ever be Ready. Returns how many it marked."""
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     done = 0
-    for policy in (get(kubeconfig, "clusterpolicies.kyverno.io") or {}).get("items", []):
-        if (condition_of(policy, "Ready") or {}).get("status") == "True":
-            continue
-        status = {
-            "ready": True,
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": "True",
-                    "reason": "Succeeded",
-                    "message": "Ready",
-                    "lastTransitionTime": now,
-                }
-            ],
-        }
-        kubectl_run(
-            kubeconfig,
-            "patch",
-            "clusterpolicies.kyverno.io",
-            policy["metadata"]["name"],
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            json.dumps({"status": status}),
-        )
-        done += 1
+    for cluster in workloads(kubeconfig):
+        for policy in (get(cluster, "clusterpolicies.kyverno.io") or {}).get("items", []):
+            if (condition_of(policy, "Ready") or {}).get("status") == "True":
+                continue
+            status = {
+                "ready": True,
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True",
+                        "reason": "Succeeded",
+                        "message": "Ready",
+                        "lastTransitionTime": now,
+                    }
+                ],
+            }
+            kubectl_run(
+                cluster,
+                "patch",
+                "clusterpolicies.kyverno.io",
+                policy["metadata"]["name"],
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                json.dumps({"status": status}),
+            )
+            done += 1
     return done

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from e2e.kube import condition, eventually, get, play_aws, play_kyverno, say
+from e2e.kube import clusters, condition, eventually, get, play_aws, play_kyverno, say
 from plinth.devcluster import processes
 from plinth.devcluster.kubectl import kubectl, kubectl_run
 
@@ -84,7 +84,8 @@ def claims(kubeconfig: Path, cluster_info: dict[str, object]) -> Iterator[Path]:
     for crd in sorted(argo.glob("*.yaml")):
         kubectl(kubeconfig, "apply", "--server-side", "-f", str(crd))
     kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all([TENANT, APP]))
-    eventually("the tenant's namespace exists", lambda: get(kubeconfig, "namespace", "chaos-api"))
+    dev = clusters(kubeconfig)["eks-dev-use1"]
+    eventually("the tenant's namespace exists", lambda: get(dev, "namespace", "chaos-api"))
     # Mid-way: the tenant has its namespaces, isolation and roles (unready: no AWS), the app
     # its AWS resources, and it waits for the tenant.
     eventually(
@@ -259,9 +260,8 @@ def test_a_claim_deleted_while_the_function_is_down_goes_away(
 ) -> None:
     state = _state(cluster_info)
     kubectl(claims, "apply", "-f", "-", stdin=yaml.safe_dump(DOOMED))
-    eventually(
-        "the doomed tenant's namespace exists", lambda: get(claims, "namespace", "doomed-api")
-    )
+    dev = clusters(claims)["eks-dev-use1"]
+    eventually("the doomed tenant's namespace exists", lambda: get(dev, "namespace", "doomed-api"))
     before = uids(claims)
     processes.kill(state, "plinth-serve")
     began = time.monotonic()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from e2e.kube import condition, eventually, get, play_kyverno, ready, say
+from e2e.kube import clusters, condition, eventually, get, play_kyverno, ready, say
 from plinth.devcluster.kubectl import kubectl, kubectl_run
 
 pytestmark = pytest.mark.e2e
@@ -38,17 +38,20 @@ CLAIM = {
         "members": [{"permissionSet": "E2eDevelopers", "role": "edit"}],
     },
 }
-NAMESPACES = ("e2e-api", "e2e-worker", "e2e-stage")
+# Where each namespace goes: its environment's one cluster in examples/platform.yaml.
+PLACED = {"e2e-api": "eks-dev-use1", "e2e-worker": "eks-dev-use1", "e2e-stage": "eks-staging-use1"}
+NAMESPACES = tuple(PLACED)
 ACCOUNT_PCS = {"123456789012": "e2e-aws", "210987654321": "e2e-staging-aws"}
 
 
 def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -> None:
     kubectl(kubeconfig, "create", "namespace", TEAM, check=False)
+    on = {ns: clusters(kubeconfig)[c] for ns, c in PLACED.items()}
     applied = time.monotonic()
     kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(CLAIM))
 
     def namespaces_exist() -> bool:
-        return all(get(kubeconfig, "namespace", ns) for ns in NAMESPACES)
+        return all(get(on[ns], "namespace", ns) for ns in NAMESPACES)
 
     took = eventually("the tenant's namespaces exist", namespaces_exist)
     say(f"claim applied -> namespaces created: {took:.1f}s")
@@ -56,11 +59,11 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
     def isolated_and_bound() -> bool:
         for ns in NAMESPACES:
             policies = {
-                p["metadata"]["name"] for p in get(kubeconfig, "networkpolicy", "-n", ns)["items"]
+                p["metadata"]["name"] for p in get(on[ns], "networkpolicy", "-n", ns)["items"]
             }
-            bindings = get(kubeconfig, "rolebinding", "-n", ns)["items"]
-            quotas = get(kubeconfig, "resourcequota", "-n", ns)["items"]
-            limits = get(kubeconfig, "limitrange", "-n", ns)["items"]
+            bindings = get(on[ns], "rolebinding", "-n", ns)["items"]
+            quotas = get(on[ns], "resourcequota", "-n", ns)["items"]
+            limits = get(on[ns], "limitrange", "-n", ns)["items"]
             if not ({"default-deny", "allow-dns"} <= policies and bindings and quotas and limits):
                 return False
         return True
@@ -77,13 +80,16 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
         say(f"Crossplane: {responsive.get('reason')}: {responsive.get('message')}")
 
     for ns in NAMESPACES:
-        body = get(kubeconfig, "namespace", ns)
+        body = get(on[ns], "namespace", ns)
         labels = body["metadata"]["labels"]
         assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
-        deny = get(kubeconfig, "networkpolicy", "default-deny", "-n", ns)
+        deny = get(on[ns], "networkpolicy", "default-deny", "-n", ns)
         assert deny["spec"]["podSelector"] == {}
         assert set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
-        for b in get(kubeconfig, "rolebinding", "-n", ns)["items"]:
+        # On its environment's cluster only: not on the other's, not in the management cluster.
+        for elsewhere in {kubeconfig, *on.values()} - {on[ns]}:
+            assert not get(elsewhere, "namespace", ns), (ns, elsewhere)
+        for b in get(on[ns], "rolebinding", "-n", ns)["items"]:
             assert b["roleRef"]["kind"] == "ClusterRole"
             assert b["roleRef"]["name"] in ("admin", "edit", "view")
 
@@ -96,11 +102,13 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
         ]
         return bool(in_cluster) and all(ready(o) for o in in_cluster)
 
-    # The dev cluster's two workload clusters are one API server, so the tenant's Kyverno
-    # ClusterPolicy on each is one object held by two Objects, which overwrite each other's
-    # last-applied state; each overwrite costs one of provider-kubernetes' 30 s re-looks.
-    took = eventually("every in-cluster Object is Ready", objects_ready, timeout=300)
+    took = eventually("every in-cluster Object is Ready", objects_ready, timeout=180)
     say(f"claim applied -> provider-kubernetes Objects Ready: {time.monotonic() - applied:.1f}s")
+    # The guardrails: one ClusterPolicy on each of the tenant's clusters, naming its own
+    # environment (in one API server, they were one object that two Objects fought over).
+    for env, c in (("dev", "eks-dev-use1"), ("staging", "eks-staging-use1")):
+        policy = get(clusters(kubeconfig)[c], "clusterpolicies.kyverno.io", f"{TEAM}-guardrails")
+        assert policy["metadata"]["labels"]["plinth.dev/environment"] == env
     # Created with SuccessfulCreate, the guardrails were restated to take their readiness from
     # Kyverno's, and provider-kubernetes derived it (plinth.core.readiness).
     items = get(kubeconfig, "objects.kubernetes.m.crossplane.io", "-n", TEAM)["items"]
@@ -162,7 +170,7 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
 
     def all_gone() -> bool:
         objects = get(kubeconfig, "objects.kubernetes.m.crossplane.io", "-n", TEAM)["items"]
-        return not objects and not any(get(kubeconfig, "namespace", ns) for ns in NAMESPACES)
+        return not objects and not any(get(on[ns], "namespace", ns) for ns in NAMESPACES)
 
     eventually("the tenant's Objects and namespaces are gone", all_gone, timeout=180)
     say(f"claim deleted -> namespaces and Objects gone: {time.monotonic() - deleted:.1f}s")
@@ -250,9 +258,8 @@ PROD_APP = {
 
 def test_a_prod_bucket_cannot_be_deleted_while_its_app_exists(kubeconfig: Path) -> None:
     """The app's prod Usage, enforced by Crossplane's real webhook: deleting the bucket is refused
-    while the workload role exists; deleting the app removes both. (Both prod clusters of the
-    platform reach the one local API server, so this tenant's in-cluster objects are not
-    checked here: the tenant test covers them.)"""
+    while the workload role exists; deleting the app removes both. (The tenant test covers
+    in-cluster objects.)"""
     kubectl(kubeconfig, "create", "namespace", PROD_TEAM, check=False)
     kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all([PROD_TENANT, PROD_APP]))
 

@@ -14,6 +14,7 @@ RuntimeHealthy), and the only writer of a package revision's status here.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import shlex
@@ -21,6 +22,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from typing import Any
 import yaml
 
 from plinth.api.platform import PlatformConfig
-from plinth.devcluster import argocd, install, processes, registry
+from plinth.devcluster import argocd, install, processes, registry, workload
 from plinth.devcluster import legacy as legacy_flavor
 from plinth.devcluster.kubectl import apply, kubectl, kubectl_run
 from plinth.devcluster.pki import Pki
@@ -47,17 +49,12 @@ CROSSPLANE_NAMESPACE = "crossplane-system"
 PROVIDER_WEBHOOK_PORT = 9443
 
 # The upstream CRDs of what a management cluster runs besides Plinth: Crossplane itself (as
-# its Helm chart installs them), and the Argo CD and cert-manager kinds Plinth's
-# provider-kubernetes Objects create. The providers' CRDs come with their packages.
+# its Helm chart installs them) and Argo CD, whose AppProjects and Applications tenants' and
+# apps' Objects create there. The providers' CRDs come with their packages; the workload
+# clusters get their add-ons' (workload.CRD_SETS).
 CRD_SETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("crossplane", ("",)),
     ("argo-cd", ("",)),
-    ("cert-manager", ("",)),
-    # The workload clusters' add-ons the tenant composes for (Kyverno guardrails, Karpenter
-    # node pools): every cluster here is this API server, and an Object whose kind it lacks is
-    # never Ready, which holds the claim back as no real cluster with them would.
-    ("kyverno", ("kyverno.io_",)),
-    ("karpenter", ("",)),
 )
 
 
@@ -74,6 +71,8 @@ class ClusterInfo:
     function_port: int
     registry: str
     timings: dict[str, float]
+    # Every cluster the platform names -> the kubeconfig of the API server that plays it.
+    clusters: dict[str, str]
 
 
 Progress = Callable[[str], None]
@@ -83,13 +82,21 @@ def _print(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _kubeconfig(path: Path, server: str, ca: Path, cert: Path, key: Path, user: str) -> str:
+def _kubeconfig(
+    path: Path,
+    server: str,
+    ca: Path,
+    cert: Path,
+    key: Path,
+    user: str,
+    cluster: str = "plinth-dev",
+) -> str:
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
             {
-                "name": "plinth-dev",
+                "name": cluster,
                 "cluster": {
                     "server": server,
                     "certificate-authority-data": base64.b64encode(ca.read_bytes()).decode(),
@@ -105,10 +112,11 @@ def _kubeconfig(path: Path, server: str, ca: Path, cert: Path, key: Path, user: 
                 },
             }
         ],
-        "contexts": [{"name": "plinth-dev", "context": {"cluster": "plinth-dev", "user": user}}],
-        "current-context": "plinth-dev",
+        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user}}],
+        "current-context": cluster,
     }
     text = yaml.safe_dump(config, sort_keys=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     path.chmod(0o600)
     return text
@@ -147,6 +155,7 @@ def up(
         crds_dir = default_crds_dir()
     except CrdsNotFound as e:
         raise RuntimeError(f"{e} (a folder of upstream CRDs to install, or --crds)") from None
+    platform_docs, platform = load_platform(platform_file)
     state = state_dir()
     if state.exists() and any(state.glob("*.pid")):
         raise RuntimeError(f"a dev cluster is already running ({state}); run `plinth dev down`")
@@ -284,6 +293,26 @@ def up(
         )
         kubeconfig = state / "kubeconfig"
         _kubeconfig(kubeconfig, server, pki.ca, admin.cert, admin.key, "admin")
+        # The workload clusters' API servers start beside it: each needs only etcd.
+        workloads = workload.plan(platform, state)
+        workload_pids = {}
+        for w in workloads:
+            _kubeconfig(
+                w.kubeconfig, w.server, pki.ca, admin.cert, admin.key, "admin", w.provider_config
+            )
+            workload_pids[w.process] = processes.start(
+                state,
+                w.process,
+                workload.apiserver_argv(
+                    bins["kube-apiserver"],
+                    w,
+                    etcd_url=etcd_url,
+                    state=state,
+                    serving=apiserver,
+                    ca=pki.ca,
+                    sa=sa,
+                ),
+            )
         processes.wait_for(
             "kube-apiserver",
             lambda: _kubectl_ok(kubeconfig, "get", "--raw", "/readyz"),
@@ -315,7 +344,44 @@ def up(
         stage("kube-controller-manager", began)
 
         began = time.monotonic()
-        apply(kubeconfig, _crds(crds_dir))
+        for w in workloads:
+            processes.wait_for(
+                f"{w.process} (clusters {', '.join(w.clusters)})",
+                functools.partial(workload.ready, w),
+                timeout=90,
+                pid=workload_pids[w.process],
+                log=state / f"{w.process}.log",
+            )
+            processes.start(
+                state,
+                f"{w.process}-controller-manager",
+                workload.controller_manager_argv(
+                    bins["kube-controller-manager"], w, sa.key, pki.ca
+                ),
+            )
+        stage(f"workload clusters ({len(workloads)} kube-apiservers)", began)
+
+        # The workload clusters' CRDs go in while the management cluster is set up; joined
+        # before the platform is configured.
+        background = ThreadPoolExecutor(max_workers=1)
+        workload_crds = background.submit(
+            _timed,
+            workload.install_crds,
+            workloads,
+            _crds(crds_dir, workload.CRD_SETS),
+            wait_established,
+        )
+        background.shutdown(wait=False)
+
+        began = time.monotonic()
+        # A cluster the platform reaches through the management cluster's own provider config
+        # is the management cluster: it gets the add-ons' kinds too.
+        serves_workloads = any(
+            c.kubernetes_provider_config == platform.provider_configs.kubernetes_management
+            for c in platform.clusters
+        )
+        sets = CRD_SETS + (workload.CRD_SETS if serves_workloads else ())
+        apply(kubeconfig, _crds(crds_dir, sets))
         stage("crds applied", began)
         began = time.monotonic()
         wait_established(kubeconfig, "crd", timeout=120)
@@ -447,8 +513,9 @@ def up(
         platform_path = platform_file
         install.apply_configuration(kubeconfig, mirror_host, index, progress)
         stage("plinth installed by the package manager", began)
+        timings["workload clusters' crds established"] = workload_crds.result()
         began = time.monotonic()
-        _bootstrap(kubeconfig, pki, platform_path, webhook_port)
+        _bootstrap(kubeconfig, pki, platform_docs, platform, workloads, webhook_port)
         stage("platform configured", began)
         if legacy:
             began = time.monotonic()
@@ -468,6 +535,15 @@ def up(
             function_port=function_port,
             registry=mirror_host,
             timings=timings,
+            clusters={
+                c.name: str(
+                    next(
+                        (w.kubeconfig for w in workloads if c.name in w.clusters),
+                        kubeconfig,
+                    )
+                )
+                for c in platform.clusters
+            },
         )
         (state / "cluster.json").write_text(json.dumps(asdict(info), indent=2))
         progress(
@@ -482,41 +558,65 @@ def up(
         raise
 
 
-def _bootstrap(kubeconfig: Path, pki: Pki, platform_path: Path, webhook_port: int) -> None:
+def load_platform(path: Path) -> tuple[list[dict[str, Any]], PlatformConfig]:
+    """The platform file's documents, and its EnvironmentConfig's data as Plinth reads it."""
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs, PlatformConfig.model_validate(docs[0]["data"])
+
+
+def _timed(fn: Callable[..., None], *args: Any) -> float:
+    began = time.monotonic()
+    fn(*args)
+    return round(time.monotonic() - began, 1)
+
+
+def _bootstrap(
+    kubeconfig: Path,
+    pki: Pki,
+    platform_docs: list[dict[str, Any]],
+    platform: PlatformConfig,
+    workloads: list[workload.Workload],
+    webhook_port: int,
+) -> None:
     """What a platform team applies beside the Configuration: the platform EnvironmentConfig,
     Argo CD's namespace, provider-kubernetes' ClusterProviderConfigs (their CRD came with the
-    provider's package) and Crossplane's Usage webhook."""
-    platform_docs = [d for d in yaml.safe_load_all(platform_path.read_text()) if d]
-    platform = PlatformConfig.model_validate(platform_docs[0]["data"])
+    provider's package), each with the kubeconfig of the cluster it reaches, and Crossplane's
+    Usage webhook."""
     # Argo CD's namespace: tenants' AppProjects and apps' Applications are created there.
     docs: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": platform.argocd.namespace}}
     ]
     docs += platform_docs
-    # Every provider-kubernetes config the platform names reaches this same API server.
-    names = {platform.provider_configs.kubernetes_management} | {
-        c.kubernetes_provider_config for c in platform.clusters
-    }
     provider_user = pki.issue(
         "provider-kubernetes-client",
         "provider-kubernetes",
         organizations=("system:masters",),
         client=True,
     )
-    server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-    provider_kubeconfig = kubeconfig.parent / "provider-kubeconfig"
-    text = _kubeconfig(
-        provider_kubeconfig, server, pki.ca, provider_user.cert, provider_user.key, "provider"
-    )
-    docs.append(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "dev-cluster-kubeconfig", "namespace": CROSSPLANE_NAMESPACE},
-            "stringData": {"kubeconfig": text},
-        }
-    )
-    for name in sorted(names):
+    servers = {
+        workload.MANAGEMENT_SECRET: yaml.safe_load(kubeconfig.read_text())["clusters"][0][
+            "cluster"
+        ]["server"],
+        **{workload.kubeconfig_secret(platform, w.provider_config): w.server for w in workloads},
+    }
+    for secret, server in sorted(servers.items()):
+        text = _kubeconfig(
+            kubeconfig.parent / "provider-kubeconfigs" / secret,
+            server,
+            pki.ca,
+            provider_user.cert,
+            provider_user.key,
+            "provider",
+        )
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": secret, "namespace": CROSSPLANE_NAMESPACE},
+                "stringData": {"kubeconfig": text},
+            }
+        )
+    for name in workload.provider_configs(platform):
         docs.append(
             {
                 "apiVersion": "kubernetes.m.crossplane.io/v1alpha1",
@@ -527,7 +627,7 @@ def _bootstrap(kubeconfig: Path, pki: Pki, platform_path: Path, webhook_port: in
                         "source": "Secret",
                         "secretRef": {
                             "namespace": CROSSPLANE_NAMESPACE,
-                            "name": "dev-cluster-kubeconfig",
+                            "name": workload.kubeconfig_secret(platform, name),
                             "key": "kubeconfig",
                         },
                     }

@@ -17,34 +17,30 @@ from typing import Any
 import yaml
 
 from plinth.api.platform import PlatformConfig
-
-# The Secret `plinth dev up` gives every provider-kubernetes config (cluster.py, _bootstrap).
-KUBECONFIG_SECRET = {
-    "namespace": "crossplane-system",
-    "name": "dev-cluster-kubeconfig",
-    "key": "kubeconfig",
-}
-
-
-def provider_configs(platform_path: Path) -> list[str]:
-    docs = [d for d in yaml.safe_load_all(platform_path.read_text()) if d]
-    platform = PlatformConfig.model_validate(docs[0]["data"])
-    return sorted(
-        {platform.provider_configs.kubernetes_management}
-        | {c.kubernetes_provider_config for c in platform.clusters}
-    )
+from plinth.devcluster import workload
 
 
 def provider_configs_docs(platform_path: Path) -> list[dict[str, Any]]:
     """A cluster-scoped provider-kubernetes ProviderConfig per name the platform gives its
-    clusters (legacy Objects reference those, not ClusterProviderConfigs), reaching this API
-    server through the same kubeconfig Secret."""
+    clusters (legacy Objects reference those, not ClusterProviderConfigs), each reaching its
+    cluster through the kubeconfig Secret its v2 ClusterProviderConfig reads."""
+    docs = [d for d in yaml.safe_load_all(platform_path.read_text()) if d]
+    platform = PlatformConfig.model_validate(docs[0]["data"])
     return [
         {
             "apiVersion": "kubernetes.crossplane.io/v1alpha1",
             "kind": "ProviderConfig",
             "metadata": {"name": name},
-            "spec": {"credentials": {"source": "Secret", "secretRef": dict(KUBECONFIG_SECRET)}},
+            "spec": {
+                "credentials": {
+                    "source": "Secret",
+                    "secretRef": {
+                        "namespace": "crossplane-system",
+                        "name": workload.kubeconfig_secret(platform, name),
+                        "key": "kubeconfig",
+                    },
+                }
+            },
         }
-        for name in provider_configs(platform_path)
+        for name in workload.provider_configs(platform)
     ]
