@@ -201,6 +201,35 @@ def test_fast_path_equals_the_naive_sdk_path(claim: dict[str, Any]) -> None:
     assert again == run_naive(req)
 
 
+def test_a_desired_state_from_an_earlier_function_is_merged_as_the_sdk_merges_it() -> None:
+    """The fast path writes the composed resources as bytes after the rest of the response;
+    what an earlier function in the pipeline put in the desired state merges as the SDK
+    merges into it: a resource both compose keeps the earlier one's other fields."""
+    req = _req(TENANT)
+    composed = run_naive(req)
+    shared = next(iter(composed.desired.resources))
+    earlier = req.desired.resources[shared]
+    earlier.resource.update({"apiVersion": "v0", "earlier": {"field": True}})
+    earlier.connection_details["password"] = b"kept"
+    req.desired.resources["from-an-earlier-function"].resource.update({"kind": "Other"})
+    req.desired.composite.resource.update({"status": {"earlier": 1}, "spec": {"kept": "yes"}})
+    req.desired.composite.ready = fnv1.READY_TRUE
+    req.context.update({"earlier": "context"})
+
+    naive = run_naive(req)
+    out, call, _ = FunctionRunner(cache_bytes=0).answer(req.SerializeToString())
+    fast = fnv1.RunFunctionResponse.FromString(out)
+    assert fast == naive
+    merged = struct_to_py(fast.desired.resources[shared].resource)
+    assert merged["earlier"] == {"field": True}
+    assert merged["apiVersion"] != "v0", "the composed fields win"
+    assert fast.desired.resources[shared].connection_details["password"] == b"kept"
+    assert "from-an-earlier-function" in fast.desired.resources
+    assert struct_to_py(fast.desired.composite.resource)["spec"] == {"kept": "yes"}
+    assert call.resources == len(naive.desired.resources)
+    assert call.desired_phase == struct_to_py(naive.desired.composite.resource)["status"]["phase"]
+
+
 def _ttl(rsp: fnv1.RunFunctionResponse) -> float:
     return float(rsp.meta.ttl.ToTimedelta().total_seconds())
 

@@ -96,6 +96,11 @@ def ended(who: Call, rsp: fnv1.RunFunctionResponse) -> Call:
         outcome,
         message,
         len(rsp.desired.resources) if outcome == "ok" else None,
-        _text(_sub(rsp.desired.composite.resource.fields, "status"), "phase"),
+        desired_phase(rsp.desired),
         len(rsp.requirements.resources),
     )
+
+
+def desired_phase(desired: fnv1.State) -> str:
+    """The phase a desired state gives the composite's status."""
+    return _text(_sub(desired.composite.resource.fields, "status"), "phase")

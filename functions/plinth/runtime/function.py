@@ -8,13 +8,14 @@ however malformed, crashes the server or makes a previously composed resource di
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import pydantic
@@ -48,8 +49,16 @@ from plinth.core.composition import (
     user_spec,
 )
 from plinth.core.tenancy import Refused, check_declared_team, team_of
+from plinth.runtime import wire
 from plinth.runtime.cache import DEFAULT_MAX_BYTES, CacheStats, ResponseCache
-from plinth.runtime.calls import INTERNAL_ERROR_PREFIX, Call, current_claim, ended, identify
+from plinth.runtime.calls import (
+    INTERNAL_ERROR_PREFIX,
+    Call,
+    current_claim,
+    desired_phase,
+    ended,
+    identify,
+)
 from plinth.runtime.structs import (
     StructEncoder,
     struct_kind,
@@ -322,42 +331,43 @@ def encode_naive(target: fnv1.Resource, body: Body) -> None:
     sdk_resource.update(target, body)
 
 
-def fast_encoder(encoder: StructEncoder) -> Encode:
-    def encode(target: fnv1.Resource, body: Body) -> None:
-        target.resource.MergeFromString(encoder.encode(body))
-
-    return encode
-
-
 def _ttl(seconds: float) -> datetime.timedelta:
     return datetime.timedelta(seconds=seconds)
 
 
-def write_response(
-    req: fnv1.RunFunctionRequest, outcome: Outcome, encode: Encode, ttls: Ttls = TTLS
-) -> fnv1.RunFunctionResponse:
-    rsp = response.to(req, _ttl(ttls.provisioning))
-    for name, r in outcome.requirements.items():
-        sel = rsp.requirements.resources[name]
-        sel.api_version = r.api_version
-        sel.kind = r.kind
-        sel.match_name = r.name
-        if r.namespace is not None:
-            sel.namespace = r.namespace
+@dataclass
+class Reply:
+    """What a response says, before it is protobuf: `write_response` writes it as a message
+    (the SDK's path), `response_bytes` as bytes."""
+
+    ttl: float
+    requirements: dict[str, Requirement]
+    # The composed resources with their readiness, and the composite's status: both empty
+    # (None) when nothing is composed yet, only requirements asked for.
+    resources: list[tuple[str, Body, bool]] = field(default_factory=list)
+    status: Body | None = None
+    # Crossplane must not derive the composite's readiness from what is composed so far.
+    unready: bool = False
+    done: bool = False
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def plan_reply(outcome: Outcome, ttls: Ttls = TTLS) -> Reply:
+    """The reply to an outcome: each composed resource's readiness, the TTL (Ttls), the
+    composite's status and the Provisioned condition."""
     comp = outcome.composition
     if comp is None:
-        return rsp
+        return Reply(ttls.provisioning, outcome.requirements)
+    resources: list[tuple[str, Body, bool]] = []
     unready: list[str] = []
     settling = False
     # Some settling resource is an Object that waits on provider-kubernetes alone.
     creating = False
     for crn, body in comp.desired().items():
-        target = rsp.desired.resources[crn]
-        encode(target, body)
-        if comp.ready(crn):
-            target.ready = fnv1.READY_TRUE
-        else:
-            target.ready = fnv1.READY_FALSE
+        ready = comp.ready(crn)
+        resources.append((crn, body, ready))
+        if not ready:
             unready.append(crn)
             if comp.observed.settles_in_seconds(crn, body):
                 settling = True
@@ -374,11 +384,13 @@ def write_response(
         message = f"waiting for {len(unready)} resource(s) to become ready: {shown}{more}"
     done = not unready and not comp.pending
     if done:
-        rsp.meta.ttl.FromTimedelta(_ttl(ttls.ready))
+        ttl = ttls.ready
     elif outcome.waiting_on_required:
-        rsp.meta.ttl.FromTimedelta(_ttl(ttls.waiting_on_required))
+        ttl = ttls.waiting_on_required
     elif unready and settling:
-        rsp.meta.ttl.FromTimedelta(_ttl(ttls.creating if creating else ttls.settling))
+        ttl = ttls.creating if creating else ttls.settling
+    else:
+        ttl = ttls.provisioning
     if not done and phase == "Ready":
         phase = "Provisioning"
     status["phase"] = phase
@@ -386,28 +398,88 @@ def write_response(
         status["message"] = message
     else:
         status.pop("message", None)
-    encode(rsp.desired.composite, {"status": status})
-    if comp.pending:
+    return Reply(
+        ttl,
+        outcome.requirements,
+        resources,
+        status,
         # Crossplane derives the composite's Ready from what is composed so far: a claim whose
         # later phases wait (for its account, say) would read Ready, and Argo CD call it
         # Healthy. Readiness set here supersedes the derived one.
+        unready=bool(comp.pending),
+        done=done,
+        message=message or "all resources are ready",
+        warnings=list(comp.warnings),
+    )
+
+
+def _head(req: fnv1.RunFunctionRequest, reply: Reply) -> fnv1.RunFunctionResponse:
+    """The response but for the composed resources and the composite's status."""
+    rsp = response.to(req, _ttl(reply.ttl))
+    for name, r in reply.requirements.items():
+        sel = rsp.requirements.resources[name]
+        sel.api_version = r.api_version
+        sel.kind = r.kind
+        sel.match_name = r.name
+        if r.namespace is not None:
+            sel.namespace = r.namespace
+    if reply.status is None:
+        return rsp
+    if reply.unready:
         rsp.desired.composite.ready = fnv1.READY_FALSE
     rsp.conditions.append(
         fnv1.Condition(
             type=CONDITION_TYPE,
-            status=fnv1.STATUS_CONDITION_TRUE if done else fnv1.STATUS_CONDITION_FALSE,
-            reason="Available" if done else "Waiting",
-            message=message or "all resources are ready",
+            status=fnv1.STATUS_CONDITION_TRUE if reply.done else fnv1.STATUS_CONDITION_FALSE,
+            reason="Available" if reply.done else "Waiting",
+            message=reply.message,
             target=fnv1.TARGET_COMPOSITE_AND_CLAIM,
         )
     )
-    for w in comp.warnings:
+    for w in reply.warnings:
         rsp.results.append(
             fnv1.Result(
                 severity=fnv1.SEVERITY_WARNING, message=w, target=fnv1.TARGET_COMPOSITE_AND_CLAIM
             )
         )
     return rsp
+
+
+def write_response(
+    req: fnv1.RunFunctionRequest, reply: Reply, encode: Encode = encode_naive
+) -> fnv1.RunFunctionResponse:
+    rsp = _head(req, reply)
+    for crn, body, ready in reply.resources:
+        target = rsp.desired.resources[crn]
+        encode(target, body)
+        target.ready = fnv1.READY_TRUE if ready else fnv1.READY_FALSE
+    if reply.status is not None:
+        encode(rsp.desired.composite, {"status": reply.status})
+    return rsp
+
+
+def response_bytes(req: fnv1.RunFunctionRequest, reply: Reply, encoder: StructEncoder) -> bytes:
+    """`write_response(req, reply)` serialized, the composed resources written from their
+    encodings (plinth.runtime.wire) rather than through the message."""
+    head = _head(req, reply).SerializeToString()
+    if reply.status is None:
+        return head
+    before = req.desired.resources
+    entries = []
+    for crn, body, ready in reply.resources:
+        struct = encoder.encode(body)
+        if before and crn in before:
+            # An earlier function in the pipeline composed it too: the SDK merges into it,
+            # and an entry written after it would replace it whole.
+            merged = fnv1.Resource()
+            merged.CopyFrom(before[crn])
+            merged.resource.MergeFromString(struct)
+            merged.ready = fnv1.READY_TRUE if ready else fnv1.READY_FALSE
+            entries.append(wire.entry(crn, merged.SerializeToString()))
+        else:
+            entries.append(wire.entry(crn, wire.resource(struct, ready)))
+    composite = wire.resource(encoder.encode({"status": reply.status}))
+    return head + wire.desired(composite, entries)
 
 
 def fatal_response(
@@ -427,18 +499,22 @@ def fatal_response(
     return rsp
 
 
-def run_function(
+Written = TypeVar("Written")
+
+
+def respond(
     req: fnv1.RunFunctionRequest,
-    encode: Encode = encode_naive,
+    write: Callable[[Reply], Written],
     *,
     ttls: Ttls = TTLS,
     platforms: PlatformConfigs | None = None,
     fast: bool = True,
-) -> fnv1.RunFunctionResponse:
-    """Handle one request. Never raises: every failure becomes a Fatal result.
+) -> Written | fnv1.RunFunctionResponse:
+    """Handle one request: what `write` makes of the reply, or the Fatal response. Never
+    raises: every failure, `write`'s included, becomes a Fatal result.
 
-    `fast=False` (with `encode_naive`) is the naive path the fast one is proven equal to:
-    observed resources converted whole when read, the platform config validated every call.
+    `fast=False` is the naive path the fast one is proven equal to: observed resources
+    converted whole when read, the platform config validated every call.
     """
     try:
         xr = struct_to_py(req.observed.composite.resource)
@@ -463,7 +539,7 @@ def run_function(
         if problem := next((p for p in problems if p), None):
             raise Fatal(f"malformed request: {problem}")
         outcome = evaluate(xr, fn_input, observed, required, platforms if fast else None)
-        return write_response(req, outcome, encode, ttls)
+        return write(plan_reply(outcome, ttls))
     except Fatal as e:
         return fatal_response(req, str(e), ttls)
     except Exception as e:  # a bug must not take the server down or delete anything
@@ -473,9 +549,39 @@ def run_function(
         return fatal_response(req, f"{INTERNAL_ERROR_PREFIX}: {type(e).__name__}: {e}", ttls)
 
 
+def run_function(
+    req: fnv1.RunFunctionRequest,
+    encode: Encode = encode_naive,
+    *,
+    ttls: Ttls = TTLS,
+    platforms: PlatformConfigs | None = None,
+    fast: bool = True,
+) -> fnv1.RunFunctionResponse:
+    """Handle one request as a message (`respond`, written by `write_response`)."""
+    return respond(
+        req,
+        lambda reply: write_response(req, reply, encode),
+        ttls=ttls,
+        platforms=platforms,
+        fast=fast,
+    )
+
+
 def run_naive(req: fnv1.RunFunctionRequest, ttls: Ttls = TTLS) -> fnv1.RunFunctionResponse:
     """The SDK's naive path: what the fast path must equal, message for message."""
     return run_function(req, encode_naive, ttls=ttls, fast=False)
+
+
+def replied(who: Call, req: fnv1.RunFunctionRequest, reply: Reply) -> Call:
+    """`ended(who, rsp)` for the response `response_bytes` wrote, read from the reply."""
+    composed = {crn for crn, _, _ in reply.resources}
+    composed.update(req.desired.resources.keys())
+    return dataclasses.replace(
+        who,
+        resources=len(composed),
+        desired_phase=desired_phase(req.desired) if reply.status is None else reply.status["phase"],
+        requirements=len(reply.requirements),
+    )
 
 
 Recorder = Callable[[bytes, bytes, bool], None]
@@ -495,8 +601,9 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     Identical requests get the identical response bytes back (plinth.runtime.cache): the
     composers are pure, so a reconcile that changes nothing costs a lookup, and the server
     hands the bytes to gRPC without parsing the request or serializing the response. On a
-    miss, the platform config is parsed once per distinct content and each desired resource's
-    encoding is reused when an equal body was encoded before.
+    miss, the platform config is parsed once per distinct content, and each desired resource's
+    encoding is reused when an equal body was encoded before and written into the response's
+    bytes as it is (plinth.runtime.wire).
 
     Whatever arrives gets a response: bytes that are not a RunFunctionRequest, a composer
     that raises, and a response over `max_response_bytes` (which gRPC would fail with
@@ -516,15 +623,26 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         # cache_size: the entry count this cache had before it was bounded by bytes; only
         # 0 (no cache) still means something.
         self.cache = ResponseCache(0 if cache_size == 0 else cache_bytes)
-        self._encode = fast_encoder(StructEncoder(encoder_size))
+        self._encoder = StructEncoder(encoder_size)
         self._platforms = PlatformConfigs()
         self._ttls = ttls
         self.recorder = recorder
         self.max_response_bytes = max_response_bytes
 
-    def compose(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
-        """One request composed, never from the cache."""
-        return run_function(req, self._encode, ttls=self._ttls, platforms=self._platforms)
+    def compose(
+        self, req: fnv1.RunFunctionRequest
+    ) -> tuple[bytes, Reply | fnv1.RunFunctionResponse]:
+        """One request composed, never from the cache: the serialized response, and the reply
+        it was written from (or the Fatal response it is)."""
+        answer = respond(
+            req,
+            lambda reply: (response_bytes(req, reply, self._encoder), reply),
+            ttls=self._ttls,
+            platforms=self._platforms,
+        )
+        if isinstance(answer, fnv1.RunFunctionResponse):
+            return answer.SerializeToString(), answer
+        return answer
 
     def answer(self, request: bytes) -> tuple[bytes, Call, bool]:
         """The serialized response for a serialized request, what the call was about, and
@@ -556,17 +674,22 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         token = current_claim.set(who.claim_fields())
         try:
             try:
-                rsp = self.compose(req)
-            except Exception as e:  # run_function guards itself; this guards the guard
+                out, written = self.compose(req)
+                call = (
+                    ended(who, written)
+                    if isinstance(written, fnv1.RunFunctionResponse)
+                    else replied(who, req, written)
+                )
+            except Exception as e:  # respond guards itself; this guards the guard
                 log.exception("internal error composing the claim")
                 rsp = fatal_response(
                     req, f"{INTERNAL_ERROR_PREFIX}: {type(e).__name__}: {e}", self._ttls
                 )
-            out = rsp.SerializeToString()
+                out, call = rsp.SerializeToString(), ended(who, rsp)
             if self.max_response_bytes and len(out) > self.max_response_bytes:
                 rsp = fatal_response(req, _too_large(len(out), self.max_response_bytes), self._ttls)
-                out = rsp.SerializeToString()
-            return out, ended(who, rsp), True
+                out, call = rsp.SerializeToString(), ended(who, rsp)
+            return out, call, True
         finally:
             current_claim.reset(token)
 
@@ -575,9 +698,6 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         return self.answer(request)[0]
 
     def run(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
-        if not self.cache.max_bytes and self.recorder is None and not self.max_response_bytes:
-            # In-process rendering: no bytes to look up or record, so no round trip.
-            return self.compose(req)
         return fnv1.RunFunctionResponse.FromString(self.run_bytes(req.SerializeToString()))
 
     def stats(self) -> CacheStats:
