@@ -70,3 +70,21 @@ def test_the_struct_encoder_is_bounded_by_bytes_and_exact() -> None:
     # A changed value never reuses a stale encoding.
     assert struct_pb2.Struct.FromString(enc.encode({"a": True}))["a"] is True
     assert struct_pb2.Struct.FromString(enc.encode({"a": 1}))["a"] == 1
+
+
+def test_the_struct_decoder_is_exact_and_hands_out_copies() -> None:
+    from google.protobuf import struct_pb2
+
+    from plinth.runtime.structs import StructDecoder, py_to_struct, struct_to_py
+
+    dec = StructDecoder()
+    config = py_to_struct({"kind": "EnvironmentConfig", "data": {"teams": [{"name": "a"}]}})
+    first = dec.decode(config)
+    first["data"]["teams"].append({"name": "changed by a composer"})
+    again = dec.decode(struct_pb2.Struct.FromString(config.SerializeToString()))
+    assert again == struct_to_py(config), "a body handed out is the caller's own"
+    assert again is not first
+    # Another content is another key, even a value only its type tells apart.
+    assert dec.decode(py_to_struct({"a": True})) == {"a": True}
+    assert dec.decode(py_to_struct({"a": 1})) == {"a": 1}
+    assert type(dec.decode(py_to_struct({"a": 1}))["a"]) is int

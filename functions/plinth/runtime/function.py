@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import logging
-from collections import OrderedDict
+import marshal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -59,7 +58,9 @@ from plinth.runtime.calls import (
     ended,
     identify,
 )
+from plinth.runtime.memo import Memo
 from plinth.runtime.structs import (
+    StructDecoder,
     StructEncoder,
     struct_kind,
     struct_ready,
@@ -197,24 +198,29 @@ def parse_spec(api: ClaimApi, xr: Body) -> ApiModel:
 
 class PlatformConfigs:
     """Parsed platform configs by content: every call carries the same EnvironmentConfig, and
-    validating it is a tenth of a full composition. The model is frozen, so sharing it is safe;
-    a changed config has other content and is parsed anew."""
+    validating it is a tenth of a full composition. The key is the data's marshal bytes
+    (exact, as plinth.runtime.structs.StructEncoder's); the model is frozen, so sharing it is
+    safe; a changed config has other content and is parsed anew."""
 
     def __init__(self, size: int = 8) -> None:
-        self._size = size
-        self._parsed: OrderedDict[str, PlatformConfig] = OrderedDict()
+        self._parsed: Memo[PlatformConfig] = Memo(size, 64 * 2**20)
 
     def parse(self, data: Body) -> PlatformConfig:
-        key = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-        hit = self._parsed.get(key)
-        if hit is not None:
-            self._parsed.move_to_end(key)
-            return hit
-        parsed = PlatformConfig.model_validate(data)
-        self._parsed[key] = parsed
-        if len(self._parsed) > self._size:
-            self._parsed.popitem(last=False)
+        key = marshal.dumps(data, 4)
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            parsed = PlatformConfig.model_validate(data)
+            self._parsed.put(key, parsed, len(key))
         return parsed
+
+
+@dataclass
+class Memos:
+    """What a FunctionRunner remembers between calls, each by exact content: the required
+    resources' bodies and the platform configs' models."""
+
+    bodies: StructDecoder = field(default_factory=StructDecoder)
+    platforms: PlatformConfigs = field(default_factory=PlatformConfigs)
 
 
 def parse_platform(
@@ -507,15 +513,18 @@ def respond(
     write: Callable[[Reply], Written],
     *,
     ttls: Ttls = TTLS,
-    platforms: PlatformConfigs | None = None,
+    memos: Memos | None = None,
     fast: bool = True,
 ) -> Written | fnv1.RunFunctionResponse:
     """Handle one request: what `write` makes of the reply, or the Fatal response. Never
     raises: every failure, `write`'s included, becomes a Fatal result.
 
     `fast=False` is the naive path the fast one is proven equal to: observed resources
-    converted whole when read, the platform config validated every call.
+    converted whole when read, and with no `memos`, the required resources converted and the
+    platform config validated every call.
     """
+    if not fast:
+        memos = None
     try:
         xr = struct_to_py(req.observed.composite.resource)
         fn_input = struct_to_py(req.input) if req.HasField("input") else None
@@ -527,8 +536,9 @@ def respond(
             composite=xr,
             value_at=struct_value_at if fast else None,
         )
+        to_required = memos.bodies.decode if memos else struct_to_py
         required = {
-            name: [struct_to_py(item.resource) for item in res.items]
+            name: [to_required(item.resource) for item in res.items]
             for name, res in req.required_resources.items()
         }
         problems = [envelope_error(xr, "the composite")] + [
@@ -538,7 +548,7 @@ def respond(
         ]
         if problem := next((p for p in problems if p), None):
             raise Fatal(f"malformed request: {problem}")
-        outcome = evaluate(xr, fn_input, observed, required, platforms if fast else None)
+        outcome = evaluate(xr, fn_input, observed, required, memos.platforms if memos else None)
         return write(plan_reply(outcome, ttls))
     except Fatal as e:
         return fatal_response(req, str(e), ttls)
@@ -554,17 +564,10 @@ def run_function(
     encode: Encode = encode_naive,
     *,
     ttls: Ttls = TTLS,
-    platforms: PlatformConfigs | None = None,
     fast: bool = True,
 ) -> fnv1.RunFunctionResponse:
     """Handle one request as a message (`respond`, written by `write_response`)."""
-    return respond(
-        req,
-        lambda reply: write_response(req, reply, encode),
-        ttls=ttls,
-        platforms=platforms,
-        fast=fast,
-    )
+    return respond(req, lambda reply: write_response(req, reply, encode), ttls=ttls, fast=fast)
 
 
 def run_naive(req: fnv1.RunFunctionRequest, ttls: Ttls = TTLS) -> fnv1.RunFunctionResponse:
@@ -601,9 +604,10 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     Identical requests get the identical response bytes back (plinth.runtime.cache): the
     composers are pure, so a reconcile that changes nothing costs a lookup, and the server
     hands the bytes to gRPC without parsing the request or serializing the response. On a
-    miss, the platform config is parsed once per distinct content, and each desired resource's
-    encoding is reused when an equal body was encoded before and written into the response's
-    bytes as it is (plinth.runtime.wire).
+    miss, the required resources are converted and the platform config is parsed once per
+    distinct content (Memos), and each desired resource's encoding is reused when an equal
+    body was encoded before and written into the response's bytes as it is
+    (plinth.runtime.wire).
 
     Whatever arrives gets a response: bytes that are not a RunFunctionRequest, a composer
     that raises, and a response over `max_response_bytes` (which gRPC would fail with
@@ -624,7 +628,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         # 0 (no cache) still means something.
         self.cache = ResponseCache(0 if cache_size == 0 else cache_bytes)
         self._encoder = StructEncoder(encoder_size)
-        self._platforms = PlatformConfigs()
+        self._memos = Memos()
         self._ttls = ttls
         self.recorder = recorder
         self.max_response_bytes = max_response_bytes
@@ -638,7 +642,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             req,
             lambda reply: (response_bytes(req, reply, self._encoder), reply),
             ttls=self._ttls,
-            platforms=self._platforms,
+            memos=self._memos,
         )
         if isinstance(answer, fnv1.RunFunctionResponse):
             return answer.SerializeToString(), answer
