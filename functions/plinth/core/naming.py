@@ -15,6 +15,8 @@ DNS_LABEL_MAX = 63
 _HASH_LEN = 8
 _INVALID = re.compile(r"[^a-z0-9-]+")
 _DASHES = re.compile(r"-{2,}")
+# What dns_label's normalization leaves as it is: nearly every name a composer builds.
+_NORMAL = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 
 
 def _digest(text: str) -> str:
@@ -34,7 +36,9 @@ def dns_label(*parts: str, max_len: int = DNS_LABEL_MAX) -> str:
 
     Valid as a Kubernetes object name of any kind, a namespace, and a label value.
     """
-    raw = "-".join(p for p in parts if p)
+    raw = "-".join(filter(None, parts))
+    if _NORMAL.fullmatch(raw):
+        return fit(raw, max_len)
     name = _DASHES.sub("-", _INVALID.sub("-", raw.lower())).strip("-")
     if not name:
         raise ValueError(f"cannot build a name from {parts!r}")

@@ -110,9 +110,19 @@ def environment_of(body: Body) -> str | None:
     return env if isinstance(env, str) else None
 
 
+# RULES by claim and kind, in order: a claim asks for the rule of every resource it composes.
+_RULES_BY_KIND: dict[tuple[str, str], list[Rule]] = {}
+for _rule in RULES:
+    _RULES_BY_KIND.setdefault((_rule.claim, _rule.kind), []).append(_rule)
+
+
 def rule_of(body: Body, claim_kind: str) -> Rule | None:
     """The rule for this kind of resource, whatever its environment."""
-    return next((r for r in RULES if r.claim == claim_kind and r.matches(body)), None)
+    kind = body.get("kind")
+    if not isinstance(kind, str):  # observed state may hold anything
+        return None
+    rules = _RULES_BY_KIND.get((claim_kind, kind), ())
+    return next((r for r in rules if r.matches(body)), None)
 
 
 def rule_for(body: Body, claim_kind: str, *, with_prod: bool) -> Rule | None:
