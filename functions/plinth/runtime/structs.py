@@ -42,17 +42,16 @@ def struct_to_py(s: struct_pb2.Struct) -> Body:
 def struct_value_at(s: struct_pb2.Struct, path: tuple[str, ...]) -> Any:
     """The value at `path` in a Struct (None where the path ends early), without converting
     the rest: what Observed.get returns for the converted body."""
-    node: Any = s
-    for key in path:
-        if not isinstance(node, struct_pb2.Struct):
+    if not path:
+        return struct_to_py(s)
+    fields = s.fields
+    for key in path[:-1]:
+        v = fields.get(key)
+        if v is None or v.WhichOneof("kind") != "struct_value":
             return None
-        v = node.fields.get(key)
-        if v is None:
-            return None
-        node = v.struct_value if v.WhichOneof("kind") == "struct_value" else v
-    if isinstance(node, struct_pb2.Struct):
-        return struct_to_py(node)
-    return value_to_py(node)
+        fields = v.struct_value.fields
+    v = fields.get(path[-1])
+    return None if v is None else value_to_py(v)
 
 
 def struct_kind(s: struct_pb2.Struct) -> str:
@@ -71,8 +70,10 @@ def struct_ready(s: struct_pb2.Struct) -> bool:
         return False
     for c in conditions.list_value.values:
         f = c.struct_value.fields
-        if "type" in f and f["type"].string_value == "Ready":
-            return "status" in f and f["status"].string_value == "True"
+        kind = f.get("type")
+        if kind is not None and kind.string_value == "Ready":
+            ready = f.get("status")
+            return ready is not None and ready.string_value == "True"
     return False
 
 
