@@ -67,3 +67,32 @@ def test_a_name_in_normal_form_is_what_normalization_makes_of_it(
     except ValueError:
         got = "<none>"
     assert got == expected
+
+
+def test_desired_state_written_as_bytes_parses_as_the_message_it_stands_for() -> None:
+    from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+    from google.protobuf.internal.encoder import _VarintBytes
+
+    from plinth.runtime import wire
+
+    for n in (0, 1, 127, 128, 300, 16383, 16384, 2**21 - 1, 2**21, 2**35):
+        assert wire.varint(n) == _VarintBytes(n), n
+    bodies = {
+        "small": {"kind": "Object"},
+        "two-byte-length": {"kind": "Object", "data": "x" * 10_000},
+        "three-byte-length": {"kind": "Object", "data": "y" * 100_000},
+    }
+    expected = fnv1.RunFunctionResponse()
+    expected.desired.composite.resource.update({"status": {"phase": "Ready"}})
+    desired = wire.Desired()
+    desired.composite(expected.desired.composite.resource.SerializeToString())
+    for i, (name, body) in enumerate(bodies.items()):
+        target = expected.desired.resources[name]
+        target.resource.update(body)
+        target.ready = fnv1.READY_TRUE if i % 2 else fnv1.READY_FALSE
+        desired.resource(name, target.resource.SerializeToString(), bool(i % 2))
+    merged = expected.desired.resources["as-a-message"]
+    merged.resource.update({"kind": "Other"})
+    merged.connection_details["key"] = b"value"
+    desired.message("as-a-message", merged.SerializeToString())
+    assert fnv1.RunFunctionResponse.FromString(desired.bytes()) == expected

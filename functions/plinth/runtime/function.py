@@ -471,7 +471,8 @@ def response_bytes(req: fnv1.RunFunctionRequest, reply: Reply, encoder: StructEn
     if reply.status is None:
         return head
     before = req.desired.resources
-    entries = []
+    desired = wire.Desired()
+    desired.composite(encoder.encode({"status": reply.status}))
     for crn, body, ready in reply.resources:
         struct = encoder.encode(body)
         if before and crn in before:
@@ -481,11 +482,10 @@ def response_bytes(req: fnv1.RunFunctionRequest, reply: Reply, encoder: StructEn
             merged.CopyFrom(before[crn])
             merged.resource.MergeFromString(struct)
             merged.ready = fnv1.READY_TRUE if ready else fnv1.READY_FALSE
-            entries.append(wire.entry(crn, merged.SerializeToString()))
+            desired.message(crn, merged.SerializeToString())
         else:
-            entries.append(wire.entry(crn, wire.resource(struct, ready)))
-    composite = wire.resource(encoder.encode({"status": reply.status}))
-    return head + wire.desired(composite, entries)
+            desired.resource(crn, struct, ready)
+    return head + desired.bytes()
 
 
 def fatal_response(

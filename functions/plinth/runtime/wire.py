@@ -3,18 +3,22 @@
 The composed resources are most of a RunFunctionResponse. Setting them on the message would
 parse each one's encoded Struct into it (a map insert and a merge per resource) only for
 SerializeToString to write the same bytes out again; writing their fields here joins the
-bytes the StructEncoder already holds. Serialized messages concatenate as a merge, so a
-response is the rest of it, serialized by protobuf, followed by `desired(...)`.
+bytes the StructEncoder already holds, each copied once. Serialized messages concatenate as
+a merge, so a response is the rest of it, serialized by protobuf, followed by a `Desired`.
 """
 
 from __future__ import annotations
 
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
+_ONE_BYTE = [bytes((n,)) for n in range(0x80)]
+
 
 def varint(n: int) -> bytes:
     if n < 0x80:
-        return bytes((n,))
+        return _ONE_BYTE[n]
+    if n < 0x4000:  # a resource's length, mostly
+        return bytes((n & 0x7F | 0x80, n >> 7))
     out = bytearray()
     while n >= 0x80:
         out.append(n & 0x7F | 0x80)
@@ -42,24 +46,35 @@ _READY = {
 }
 
 
-def _field(tag: bytes, payload: bytes) -> bytes:
-    return tag + varint(len(payload)) + payload
+class Desired:
+    """RunFunctionResponse.desired, written field by field and joined once by `bytes`."""
 
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._size = 0
 
-def resource(struct: bytes, ready: bool | None = None) -> bytes:
-    """A Resource holding the serialized Struct `struct`; `ready` None leaves it unset."""
-    out = _field(_STRUCT, struct)
-    return out if ready is None else out + _READY[ready]
+    def composite(self, struct: bytes) -> None:
+        """The composite's Resource, holding the serialized Struct `struct`."""
+        head = _STRUCT + varint(len(struct))
+        field = _COMPOSITE + varint(len(head) + len(struct))
+        self._parts += (field, head, struct)
+        self._size += len(field) + len(head) + len(struct)
 
+    def resource(self, name: str, struct: bytes, ready: bool) -> None:
+        """The composed resource `name`, holding the serialized Struct `struct`."""
+        head = _STRUCT + varint(len(struct))
+        self._entry(name, len(head) + len(struct) + 2, (head, struct, _READY[ready]))
 
-def entry(name: str, resource: bytes) -> bytes:
-    """The desired resource `name`: one entry of State.resources, its Resource serialized."""
-    return _field(_RESOURCES, _field(_KEY, name.encode()) + _field(_VALUE, resource))
+    def message(self, name: str, resource: bytes) -> None:
+        """The composed resource `name` as a serialized Resource."""
+        self._entry(name, len(resource), (resource,))
 
+    def _entry(self, name: str, size: int, value: tuple[bytes, ...]) -> None:
+        key = name.encode()
+        fields = _KEY + varint(len(key)) + key + _VALUE + varint(size)
+        entry = _RESOURCES + varint(len(fields) + size)
+        self._parts += (entry, fields, *value)
+        self._size += len(entry) + len(fields) + size
 
-def desired(composite: bytes | None, entries: list[bytes]) -> bytes:
-    """RunFunctionResponse.desired: the composite's Resource (if any) and the `entry`s."""
-    state = b"".join(entries)
-    if composite is not None:
-        state = _field(_COMPOSITE, composite) + state
-    return _field(_DESIRED, state)
+    def bytes(self) -> bytes:
+        return b"".join((_DESIRED, varint(self._size), *self._parts))
