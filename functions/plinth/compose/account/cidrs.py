@@ -38,9 +38,12 @@ class Subnet:
 
 
 def subnet_cidr(vpc_cidr: str, tier: Tier, zone_index: int) -> str:
+    return _subnet(ipaddress.IPv4Network(vpc_cidr), tier, zone_index)
+
+
+def _subnet(vpc: ipaddress.IPv4Network, tier: Tier, zone_index: int) -> str:
     if not 0 <= zone_index < len(ZONE_LETTERS):
         raise ValueError(f"zone index {zone_index} is out of range 0..{len(ZONE_LETTERS) - 1}")
-    vpc = ipaddress.IPv4Network(vpc_cidr)
     if tier is Tier.PRIVATE:
         bits, index = _PRIVATE_BITS, zone_index
     elif tier is Tier.PUBLIC:
@@ -49,13 +52,13 @@ def subnet_cidr(vpc_cidr: str, tier: Tier, zone_index: int) -> str:
         bits, index = _SMALL_BITS, _ISOLATED_FIRST + zone_index
     size = vpc.num_addresses >> bits
     start = int(vpc.network_address) + index * size
-    return str(ipaddress.IPv4Network((start, vpc.prefixlen + bits)))
+    # A multiple of its size past the VPC's own start: a network address, as the VPC's is.
+    return f"{ipaddress.IPv4Address(start)}/{vpc.prefixlen + bits}"
 
 
 def layout(vpc_cidr: str, tiers: list[Tier], zones: int) -> list[Subnet]:
     """Every subnet of the VPC, ordered by tier (as listed) then zone."""
+    vpc = ipaddress.IPv4Network(vpc_cidr)
     return [
-        Subnet(tier, ZONE_LETTERS[z], subnet_cidr(vpc_cidr, tier, z))
-        for tier in tiers
-        for z in range(zones)
+        Subnet(tier, ZONE_LETTERS[z], _subnet(vpc, tier, z)) for tier in tiers for z in range(zones)
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from plinth.api.account import AccountSpec, NatMode, Tier
@@ -58,7 +59,7 @@ class Context:
     def partition(self) -> str:
         return aws.partition(self.region)
 
-    @property
+    @cached_property
     def provider_config_name(self) -> str:
         # Short and predictable: the team's other claims name it in their providerConfigRef.
         return self.claim.resource_name("aws")
@@ -67,8 +68,13 @@ class Context:
         """metadata.name of the resource `crn`: derived from the crn alone, so it never changes."""
         return self.claim.resource_name(crn)
 
+    @cached_property
+    def _tags(self) -> dict[str, str]:
+        """aws_tags of the labels, which every AWS resource of the account starts from."""
+        return aws_tags(self.claim, self.labels)
+
     def tags(self, name_tag: str | None = None, **extra: str) -> dict[str, str]:
-        tags = aws_tags(self.claim, self.labels)
+        tags = dict(self._tags)
         tags.update(extra)
         if name_tag:
             tags["Name"] = name_tag
@@ -78,7 +84,7 @@ class Context:
         """A cross-resource reference to another composed managed resource."""
         return {"name": self.name(crn)}
 
-    @property
+    @cached_property
     def account_provider_config(self) -> ProviderConfigRef:
         """The account's own ProviderConfig: namespaced in v2, so its kind is ProviderConfig."""
         return ProviderConfigRef(self.provider_config_name, kind="ProviderConfig")
