@@ -47,8 +47,10 @@ def struct_value_at(s: struct_pb2.Struct, path: tuple[str, ...]) -> Any:
     fields = s.fields
     for key in path[:-1]:
         v = fields.get(key)
-        if v is None or v.WhichOneof("kind") != "struct_value":
+        if v is None:
             return None
+        # A Value of another kind reads as an empty Struct (reading sets nothing), so the
+        # next key is absent: what `at` makes of a level that is not an object.
         fields = v.struct_value.fields
     v = fields.get(path[-1])
     return None if v is None else value_to_py(v)
