@@ -90,7 +90,8 @@ def test_desired_state_written_as_bytes_parses_as_the_message_it_stands_for() ->
         target = expected.desired.resources[name]
         target.resource.update(body)
         target.ready = fnv1.READY_TRUE if i % 2 else fnv1.READY_FALSE
-        desired.resource(name, target.resource.SerializeToString(), bool(i % 2))
+        entry = wire.entry(name, target.resource.SerializeToString())
+        desired.resource(entry, bool(i % 2))
     merged = expected.desired.resources["as-a-message"]
     merged.resource.update({"kind": "Other"})
     merged.connection_details["key"] = b"value"

@@ -474,17 +474,16 @@ def response_bytes(req: fnv1.RunFunctionRequest, reply: Reply, encoder: StructEn
     desired = wire.Desired()
     desired.composite(encoder.encode({"status": reply.status}))
     for crn, body, ready in reply.resources:
-        struct = encoder.encode(body)
         if before and crn in before:
             # An earlier function in the pipeline composed it too: the SDK merges into it,
             # and an entry written after it would replace it whole.
             merged = fnv1.Resource()
             merged.CopyFrom(before[crn])
-            merged.resource.MergeFromString(struct)
+            merged.resource.MergeFromString(encoder.encode(body))
             merged.ready = fnv1.READY_TRUE if ready else fnv1.READY_FALSE
             desired.message(crn, merged.SerializeToString())
         else:
-            desired.resource(crn, struct, ready)
+            desired.resource(encoder.entry(crn, body), ready)
     return head + desired.bytes()
 
 

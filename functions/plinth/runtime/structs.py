@@ -13,6 +13,7 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
+from plinth.runtime import wire
 from plinth.runtime.memo import Memo
 
 Body = dict[str, Any]
@@ -86,8 +87,8 @@ def py_to_struct(body: Body) -> struct_pb2.Struct:
 
 
 class StructEncoder:
-    """Encodes bodies to serialized Structs, remembering the last `size` distinct bodies, up to
-    `max_bytes` of keys and encodings together.
+    """Encodes bodies to serialized Structs, and to desired resources framed for the response,
+    remembering the last `size` distinct ones, up to `max_bytes` of keys and encodings together.
 
     The key is the body's marshal serialization: bytes that decode to the body, so a changed
     body, even 1 for True or 1.0, never reuses a stale encoding, and eight times cheaper than
@@ -111,6 +112,15 @@ class StructEncoder:
             encoded = py_to_struct(body).SerializeToString(deterministic=True)
             self._memo.put(key, encoded, len(encoded))
         return encoded
+
+    def entry(self, name: str, body: Body) -> bytes:
+        """`body` as the desired resource `name`, framed for the response (wire.entry)."""
+        key = marshal.dumps((name, body), 4)
+        entry = self._memo.get(key)
+        if entry is None:
+            entry = wire.entry(name, py_to_struct(body).SerializeToString(deterministic=True))
+            self._memo.put(key, entry, len(entry))
+        return entry
 
 
 class StructDecoder:

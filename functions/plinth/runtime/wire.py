@@ -44,6 +44,18 @@ _READY = {
     True: _READY_TAG + varint(fnv1.READY_TRUE),
     False: _READY_TAG + varint(fnv1.READY_FALSE),
 }
+_READY_SIZE = len(_READY[True])
+assert len(_READY[False]) == _READY_SIZE  # an entry's length does not depend on it
+
+
+def entry(name: str, struct: bytes) -> bytes:
+    """The desired resource `name` holding the serialized Struct `struct`: its entry of
+    State.resources, but for its readiness, which `Desired.resource` adds."""
+    head = _STRUCT + varint(len(struct))
+    size = len(head) + len(struct) + _READY_SIZE
+    key = name.encode()
+    fields = _KEY + varint(len(key)) + key + _VALUE + varint(size)
+    return b"".join((_RESOURCES, varint(len(fields) + size), fields, head, struct))
 
 
 class Desired:
@@ -60,21 +72,18 @@ class Desired:
         self._parts += (field, head, struct)
         self._size += len(field) + len(head) + len(struct)
 
-    def resource(self, name: str, struct: bytes, ready: bool) -> None:
-        """The composed resource `name`, holding the serialized Struct `struct`."""
-        head = _STRUCT + varint(len(struct))
-        self._entry(name, len(head) + len(struct) + 2, (head, struct, _READY[ready]))
+    def resource(self, entry: bytes, ready: bool) -> None:
+        """A composed resource: its `entry`, and its readiness."""
+        self._parts += (entry, _READY[ready])
+        self._size += len(entry) + _READY_SIZE
 
     def message(self, name: str, resource: bytes) -> None:
         """The composed resource `name` as a serialized Resource."""
-        self._entry(name, len(resource), (resource,))
-
-    def _entry(self, name: str, size: int, value: tuple[bytes, ...]) -> None:
         key = name.encode()
-        fields = _KEY + varint(len(key)) + key + _VALUE + varint(size)
-        entry = _RESOURCES + varint(len(fields) + size)
-        self._parts += (entry, fields, *value)
-        self._size += len(entry) + len(fields) + size
+        fields = _KEY + varint(len(key)) + key + _VALUE + varint(len(resource))
+        head = _RESOURCES + varint(len(fields) + len(resource))
+        self._parts += (head, fields, resource)
+        self._size += len(head) + len(fields) + len(resource)
 
     def bytes(self) -> bytes:
         return b"".join((_DESIRED, varint(self._size), *self._parts))
