@@ -65,8 +65,11 @@ class Rule:
     when_off: Mapping[str, Any] = field(default_factory=dict)
 
     def matches(self, body: Body) -> bool:
-        group = str(body.get("apiVersion", "")).split("/")[0]
-        if body.get("kind") != self.kind or not group.startswith(self.group + "."):
+        # The group's first labels and a dot hold no '/': the apiVersion's group begins with
+        # them exactly when the apiVersion does.
+        if body.get("kind") != self.kind or not str(body.get("apiVersion", "")).startswith(
+            self.group + "."
+        ):
             return False
         if self.manifest_kind is None:
             return True
@@ -121,8 +124,14 @@ def rule_of(body: Body, claim_kind: str) -> Rule | None:
     kind = body.get("kind")
     if not isinstance(kind, str):  # observed state may hold anything
         return None
-    rules = _RULES_BY_KIND.get((claim_kind, kind), ())
-    return next((r for r in rules if r.matches(body)), None)
+    rules = _RULES_BY_KIND.get((claim_kind, kind))
+    if not rules:
+        return None
+    # What an Object carries, read once for the rules of its kind rather than by each.
+    manifest_kind = at(body, "spec", "forProvider", "manifest", "kind")
+    return next(
+        (r for r in rules if r.manifest_kind in (None, manifest_kind) and r.matches(body)), None
+    )
 
 
 def rule_for(body: Body, claim_kind: str, *, with_prod: bool) -> Rule | None:
