@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +161,26 @@ def play_kyverno(kubeconfig: Path) -> int:
             )
             done += 1
     return done
+
+
+@contextmanager
+def kyverno_playing(kubeconfig: Path, every: float = 0.25) -> Iterator[None]:
+    """Kyverno, played in the background while inside: each new ClusterPolicy is marked Ready
+    within a fraction of a second, as Kyverno does once its webhooks serve it. Played from a
+    check loop instead, a policy waited for the loop's next round (seconds, with kubectl
+    against every cluster), long enough to lose the race with provider-kubernetes' one early
+    look and wait out its 30 s re-look: the harness, not Plinth, set the figure."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            play_kyverno(kubeconfig)
+            stop.wait(every)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)

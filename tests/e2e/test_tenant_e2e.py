@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from e2e.kube import clusters, condition, eventually, get, play_kyverno, ready, say
+from e2e.kube import clusters, condition, eventually, get, kyverno_playing, ready, say
 from plinth.devcluster.kubectl import kubectl, kubectl_run
 
 pytestmark = pytest.mark.e2e
@@ -94,15 +94,15 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
             assert b["roleRef"]["name"] in ("admin", "edit", "view")
 
     def objects_ready() -> bool:
-        # The guardrail policies are Ready once Kyverno (played here) has loaded them.
-        play_kyverno(kubeconfig)
         items = get(kubeconfig, "objects.kubernetes.m.crossplane.io", "-n", TEAM)["items"]
         in_cluster = [
             o for o in items if o["spec"]["forProvider"]["manifest"]["kind"] != "AppProject"
         ]
         return bool(in_cluster) and all(ready(o) for o in in_cluster)
 
-    took = eventually("every in-cluster Object is Ready", objects_ready, timeout=180)
+    # The guardrail policies are Ready once Kyverno (played here) has loaded them.
+    with kyverno_playing(kubeconfig):
+        eventually("every in-cluster Object is Ready", objects_ready, timeout=180)
     say(f"claim applied -> provider-kubernetes Objects Ready: {time.monotonic() - applied:.1f}s")
     # The guardrails: one ClusterPolicy on each of the tenant's clusters, naming its own
     # environment (in one API server, they were one object that two Objects fought over).

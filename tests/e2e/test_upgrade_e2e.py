@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from e2e.kube import condition, eventually, get, say
+from e2e.kube import clusters, condition, eventually, get, say
 from plinth.devcluster.kubectl import kubectl
 from plinth.generators import packages as catalog
 from plinth.generators.crossplane import CONFIGURATION_PACKAGE
@@ -70,11 +70,13 @@ def test_a_new_configuration_version_replaces_the_old_and_deletes_nothing(
     kubectl(kubeconfig, "create", "namespace", TEAM, check=False)
     kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(CLAIM))
 
+    dev = clusters(kubeconfig)["eks-dev-use1"]
+
     def composed() -> bool:
         claim = get(kubeconfig, "tenantclaim", TEAM, "-n", TEAM)
         objects = get(kubeconfig, "objects.kubernetes.m.crossplane.io", "-n", TEAM)["items"]
         return (
-            bool(get(kubeconfig, "namespace", f"{TEAM}-api"))
+            bool(get(dev, "namespace", f"{TEAM}-api"))
             and bool(objects)
             and (condition(claim, "Synced").get("status") == "True")
         )
@@ -173,7 +175,7 @@ def test_a_new_configuration_version_replaces_the_old_and_deletes_nothing(
         "the upgraded claim's resources are gone",
         lambda: (
             not get(kubeconfig, "managed", "-n", TEAM)["items"]
-            and not get(kubeconfig, "namespace", f"{TEAM}-api")
+            and not get(dev, "namespace", f"{TEAM}-api")
         ),
         timeout=240,
     )

@@ -41,7 +41,7 @@ CRD_SETS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 # What a workload cluster needs of kube-controller-manager: a deleted namespace is emptied and
 # goes, and objects whose owner went are collected. Nothing schedules or runs pods here.
-CONTROLLERS = "namespace,garbagecollector"
+CONTROLLERS = "namespace-controller,garbage-collector-controller"
 
 
 @dataclass(frozen=True)
