@@ -37,8 +37,8 @@ def dns_label(*parts: str, max_len: int = DNS_LABEL_MAX) -> str:
     Valid as a Kubernetes object name of any kind, a namespace, and a label value.
     """
     raw = "-".join(filter(None, parts))
-    if _NORMAL.fullmatch(raw):
-        return fit(raw, max_len)
+    if len(raw) <= max_len and _NORMAL.fullmatch(raw):
+        return raw
     name = _DASHES.sub("-", _INVALID.sub("-", raw.lower())).strip("-")
     if not name:
         raise ValueError(f"cannot build a name from {parts!r}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from plinth.api.app import AppEnvironment, AppSpec
@@ -142,7 +143,7 @@ class Context:
         """The team of the claim's namespace (plinth.core.tenancy), which is also its tenant's."""
         return self.claim.team.name
 
-    @property
+    @cached_property
     def repo_name(self) -> str:
         """`<team>-<app>`: the names the tenant's AppProject admits (`<team>` and `<team>-*`),
         and the stem of every name the app has in a shared place."""
