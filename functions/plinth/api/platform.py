@@ -9,6 +9,7 @@ describe an AWS Organization; the composer that needs a missing section says so.
 from __future__ import annotations
 
 import ipaddress
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -388,6 +389,12 @@ class Team(ApiModel):
     def management_namespace(self) -> str:
         return self.namespace or self.name
 
+    @cached_property
+    def ip_networks(self) -> tuple[ipaddress.IPv4Network, ...]:
+        """`networks` parsed, once per validated config (every call of the team's claims
+        asks)."""
+        return tuple(ipaddress.IPv4Network(n, strict=False) for n in self.networks)
+
 
 class PlatformConfig(ApiModel):
     """The `data` of the platform EnvironmentConfig."""
@@ -478,8 +485,7 @@ class PlatformConfig(ApiModel):
                 owners.append((t.name, d))
         nets: list[tuple[str, ipaddress.IPv4Network]] = []
         for t in self.teams:
-            for cidr in t.networks:
-                net = ipaddress.IPv4Network(cidr, strict=False)
+            for cidr, net in zip(t.networks, t.ip_networks, strict=True):
                 for other, onet in nets:
                     if other != t.name and net.overlaps(onet):
                         raise ValueError(

@@ -77,7 +77,7 @@ def team_of(platform: PlatformConfig, namespace: str) -> Team:
                 t.name,
                 namespace,
                 own + tuple(t.domains),
-                tuple(ipaddress.IPv4Network(n, strict=False) for n in t.networks),
+                t.ip_networks,
             )
     hint = "the platform team lists it in data.teams of the platform EnvironmentConfig"
     if not namespace:
