@@ -335,6 +335,27 @@ def test_cache_is_bounded_by_bytes_and_counts_hits() -> None:
     assert fnv1.RunFunctionResponse.FromString(answers[0]) == run_naive(_req(TENANT))
 
 
+def test_a_changed_required_resource_is_read_anew_on_a_miss() -> None:
+    """What a runner remembers of the required resources and the platform config is keyed on
+    their exact content: a changed one, however small the change, is converted and
+    validated again."""
+    runner = FunctionRunner(cache_bytes=0)
+    tagged = copy.deepcopy(PLATFORM)
+    tagged["data"]["tags"] = {"cost-center": "1"}
+    account = copy.deepcopy(ACCOUNT_READY)
+    account["status"]["accountId"] = "123456789012"
+    for platform, account_claim in ((PLATFORM, ACCOUNT_READY), (tagged, account)) * 2:
+        req = _req(
+            TENANT, required={"platform": [platform], "account-payments-dev": [account_claim]}
+        )
+        assert runner.run(req) == run_naive(req)
+    first, second = (
+        runner.run(_req(TENANT, required={"platform": [p], "account-payments-dev": [a]}))
+        for p, a in ((PLATFORM, ACCOUNT_READY), (tagged, account))
+    )
+    assert first != second
+
+
 def test_cache_never_answers_a_different_request() -> None:
     runner = FunctionRunner()
     a = runner.run(_req(TENANT))

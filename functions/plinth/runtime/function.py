@@ -576,11 +576,13 @@ def run_naive(req: fnv1.RunFunctionRequest, ttls: Ttls = TTLS) -> fnv1.RunFuncti
 
 def replied(who: Call, req: fnv1.RunFunctionRequest, reply: Reply) -> Call:
     """`ended(who, rsp)` for the response `response_bytes` wrote, read from the reply."""
-    composed = {crn for crn, _, _ in reply.resources}
-    composed.update(req.desired.resources.keys())
+    before = req.desired.resources
+    composed = len(
+        {*before, *(crn for crn, _, _ in reply.resources)} if before else reply.resources
+    )
     return dataclasses.replace(
         who,
-        resources=len(composed),
+        resources=composed,
         desired_phase=desired_phase(req.desired) if reply.status is None else reply.status["phase"],
         requirements=len(reply.requirements),
     )
