@@ -25,6 +25,18 @@ def timed(fn: Callable[[], object], n: int) -> list[float]:
     return out
 
 
+def alternated(fns: list[Callable[[], object]], n: int) -> list[list[float]]:
+    """`n` timings of each of `fns`, taken in turn: figures a ratio is made of see the same
+    machine, whatever else it runs meanwhile."""
+    out: list[list[float]] = [[] for _ in fns]
+    for _ in range(n):
+        for fn, samples in zip(fns, out, strict=True):
+            t = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - t)
+    return out
+
+
 def pct(samples: list[float], q: float) -> float:
     """The q-quantile in milliseconds."""
     s = sorted(samples)
