@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.kube import say
+from e2e.kube import kyverno_playing, say
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +35,11 @@ def cluster_info() -> Iterator[dict[str, object]]:
 @pytest.fixture(scope="session")
 def kubeconfig(cluster_info: dict[str, object]) -> Path:
     return Path(str(cluster_info["kubeconfig"]))
+
+
+@pytest.fixture
+def kyverno(kubeconfig: Path) -> Iterator[None]:
+    """Kyverno running in every workload cluster for the whole test, as it does in a real one:
+    each ClusterPolicy is Ready moments after it is created (played: kube.kyverno_playing)."""
+    with kyverno_playing(kubeconfig):
+        yield

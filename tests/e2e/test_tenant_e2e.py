@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from e2e.kube import clusters, condition, eventually, get, kyverno_playing, ready, say
+from e2e.kube import clusters, condition, eventually, get, ready, say
 from plinth.devcluster.kubectl import kubectl, kubectl_run
 
 pytestmark = pytest.mark.e2e
@@ -44,6 +44,7 @@ NAMESPACES = tuple(PLACED)
 ACCOUNT_PCS = {"123456789012": "e2e-aws", "210987654321": "e2e-staging-aws"}
 
 
+@pytest.mark.usefixtures("kyverno")
 def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -> None:
     kubectl(kubeconfig, "create", "namespace", TEAM, check=False)
     on = {ns: clusters(kubeconfig)[c] for ns, c in PLACED.items()}
@@ -100,9 +101,8 @@ def test_a_tenant_claim_reaches_the_api_server_and_goes_away(kubeconfig: Path) -
         ]
         return bool(in_cluster) and all(ready(o) for o in in_cluster)
 
-    # The guardrail policies are Ready once Kyverno (played here) has loaded them.
-    with kyverno_playing(kubeconfig):
-        eventually("every in-cluster Object is Ready", objects_ready, timeout=180)
+    # The guardrail policies are Ready once Kyverno (played from the start) has loaded them.
+    eventually("every in-cluster Object is Ready", objects_ready, timeout=180)
     say(f"claim applied -> provider-kubernetes Objects Ready: {time.monotonic() - applied:.1f}s")
     # The guardrails: one ClusterPolicy on each of the tenant's clusters, naming its own
     # environment (in one API server, they were one object that two Objects fought over).
