@@ -198,7 +198,7 @@ def parse_spec(api: ClaimApi, xr: Body) -> ApiModel:
 
 class PlatformConfigs:
     """Parsed platform configs by content: every call carries the same EnvironmentConfig, and
-    validating it is a tenth of a full composition. The key is the data's marshal bytes
+    validating it is 5% of a small claim's full composition. The key is the data's marshal bytes
     (exact, as plinth.runtime.structs.StructEncoder's); the model is frozen, so sharing it is
     safe; a changed config has other content and is parsed anew."""
 
