@@ -15,7 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from claim_fixtures import accounts_for, observe, with_status
-from conftest import EXAMPLES, assert_unique_names, assert_valid, make_claim, render_claim
+from conftest import (
+    EXAMPLES,
+    assert_unique_names,
+    assert_valid,
+    example_platform,
+    make_claim,
+    render_claim,
+)
 from plinth.tools.render import Rendered
 from plinth.tools.validate import Validator
 from plinth.tools.yamlio import read_path
@@ -436,9 +443,79 @@ def test_a_tenant_that_is_not_ready_gets_no_in_cluster_objects() -> None:
     r = render_app(claim, extra=tenant_for(claim, ready=False))
     status = r.composite["status"]
     assert status["phase"] == "WaitingForTenant"
-    assert "to become Ready" in status["message"]
+    assert "TenantClaim 'search' in namespace 'search' to make namespace" in status["message"]
     assert not [x for x in r.resources if x["kind"] == "Object"]
     assert of_kind(r.resources, "Bucket"), "AWS resources need only the account"
+
+
+def _placements(resources: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(cluster, namespace) the app put objects into."""
+    clusters = {c.kubernetes_provider_config: c.name for c in example_platform().clusters}
+    out = set()
+    for r in resources:
+        if r["kind"] != "Object":
+            continue
+        pc = r["spec"]["providerConfigRef"]["name"]
+        ns = r["spec"]["forProvider"]["manifest"]["metadata"].get("namespace")
+        if pc in clusters and ns:
+            out.add((clusters[pc], ns))
+    return out
+
+
+def _tenant_reporting(
+    claim: dict[str, Any], ready: set[tuple[str, str]], every: set[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    extra = tenant_for(claim, ready=False)
+    extra[0]["status"]["namespaces"] = [
+        {
+            "environment": "dev",
+            "cluster": c,
+            "region": "us-east-1",
+            "namespace": ns,
+            "ready": (c, ns) in ready,
+        }
+        for c, ns in sorted(every)
+    ]
+    return extra
+
+
+def test_an_app_delivers_into_the_namespaces_its_tenant_reports_ready() -> None:
+    """The tenant is not Ready (its people's IAM roles are on their way), but it reports some of
+    the app's namespaces isolated and bound: the app delivers into those, and only those."""
+    claim = load("app-full.yaml", "v2")
+    every = _placements(render_app(claim).resources)
+    assert len(every) > 1
+    first = min(every)
+    r = render_app(claim, extra=_tenant_reporting(claim, {first}, every))
+    assert not r.fatal
+    assert _placements(r.resources) == {first}
+    status = r.composite["status"]
+    assert status["phase"] == "WaitingForTenant"
+    waiting = sorted(every - {first})[0]
+    assert f"namespace {waiting[1]!r} on cluster {waiting[0]} ready" in status["message"]
+    # All of them ready: everything the Ready tenant gets, though the tenant is not Ready.
+    r = render_app(claim, extra=_tenant_reporting(claim, every, every))
+    assert _placements(r.resources) == every
+    assert r.composite["status"]["phase"] != "WaitingForTenant"
+
+
+@pytest.mark.parametrize(
+    "namespaces",
+    [
+        "ready",
+        [None, 3, "x"],
+        [{"cluster": "eks-dev-use1", "namespace": "search-api", "ready": "true"}],
+        [{"cluster": ["eks-dev-use1"], "namespace": "search-api", "ready": True}],
+    ],
+)
+def test_a_malformed_tenant_status_delivers_nothing(namespaces: Any) -> None:
+    claim = load("app-full.yaml", "v2")
+    extra = tenant_for(claim, ready=False)
+    extra[0]["status"]["namespaces"] = namespaces
+    r = render_app(claim, extra=extra)
+    assert not r.fatal
+    assert not _placements(r.resources)
+    assert r.composite["status"]["phase"] == "WaitingForTenant"
 
 
 def test_a_tenant_in_another_namespace_is_refused_even_if_handed_over() -> None:

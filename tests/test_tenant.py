@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,73 @@ def test_status_lists_namespaces_roles_and_commands(
             assert set_ctx.endswith(f"--namespace={c['namespaces'][0]}")
     roles = {b["spec"]["forProvider"].get("assumeRolePolicy") for b in steps[-1].resources}
     assert all(json.loads(p) for p in roles if p)
+
+
+def _in_namespace(resources: list[dict[str, Any]], pc: str, ns: str) -> set[tuple[str, str]]:
+    """(kind, name) of what the tenant put on the cluster of `pc` for namespace `ns`."""
+    out = set()
+    for body in resources:
+        key = placed(body)
+        if (
+            key is not None
+            and key[0] == pc
+            and (key[2] == ns or (key[1], key[3]) == ("Namespace", ns))
+        ):
+            out.add((key[1], key[3]))
+    return out
+
+
+def test_a_namespace_is_ready_for_apps_once_everything_it_needs_was_ready(
+    lifecycle: tuple[dict[str, Any], list[Rendered]],
+) -> None:
+    """status.namespaces[].ready, what an app delivers on: never before the namespace's
+    isolation, RBAC and deployer were observed Ready (each step here observes the step before
+    all Ready), and for every namespace by the tenant's last step."""
+    _, steps = lifecycle
+    platform = PlatformConfig.model_validate(platform_docs()[0]["data"])
+    pcs = {c.name: c.kubernetes_provider_config for c in platform.clusters}
+    assert not any(n["ready"] for n in steps[0].composite["status"]["namespaces"])
+    for before, step in itertools.pairwise(steps):
+        for n in step.composite["status"]["namespaces"]:
+            if not n["ready"]:
+                continue
+            pc, ns = pcs[n["cluster"]], n["namespace"]
+            had = _in_namespace(before.resources, pc, ns)
+            # Nothing new for it in this step: everything it gets was there, and Ready.
+            assert _in_namespace(step.resources, pc, ns) <= had, (ns, n["cluster"])
+            assert {("Namespace", ns), ("NetworkPolicy", "default-deny")} <= had
+            assert ("ServiceAccount", "deployer") in had or not any(
+                k == "ServiceAccount" for k, _ in _in_namespace(steps[-1].resources, pc, ns)
+            )
+            assert any(
+                b["spec"]["forProvider"]["manifest"]["kind"] == "AppProject"
+                for b in before.resources
+                if b["kind"] == "Object"
+            )
+    assert all(n["ready"] for n in steps[-1].composite["status"]["namespaces"])
+
+
+def test_namespaces_are_ready_for_apps_before_the_tenants_aws_access() -> None:
+    """The IAM role people assume is not Ready (no cloud yet): the tenant is not Ready, but its
+    namespaces are, so its apps deliver into them meanwhile."""
+    claim = load("tenant.yaml", "v2")
+    steps = phases(claim)
+    in_cluster = [r for r in steps[-1].resources if r["kind"] == "Object"]
+    others = [r for r in steps[-1].resources if r["kind"] != "Object"]
+    r = render_tenant(claim, ready(in_cluster) + others)
+    status = r.composite["status"]
+    assert status["phase"] != "Ready"
+    assert status["namespaces"]
+    assert all(n["ready"] for n in status["namespaces"])
+    # And none is while a guardrail on its cluster is not Ready.
+    policies = [
+        o for o in in_cluster if o["spec"]["forProvider"]["manifest"]["kind"] == "ClusterPolicy"
+    ]
+    assert policies
+    r = render_tenant(
+        claim, ready([o for o in in_cluster if o not in policies]) + policies + others
+    )
+    assert not any(n["ready"] for n in r.composite["status"]["namespaces"])
 
 
 def test_each_member_level_gets_its_role_entry_and_policy() -> None:

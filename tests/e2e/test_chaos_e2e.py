@@ -87,7 +87,7 @@ def claims(kubeconfig: Path, cluster_info: dict[str, object]) -> Iterator[Path]:
     dev = clusters(kubeconfig)["eks-dev-use1"]
     eventually("the tenant's namespace exists", lambda: get(dev, "namespace", "chaos-api"))
     # Mid-way: the tenant has its namespaces, isolation and roles (unready: no AWS), the app
-    # its AWS resources, and it waits for the tenant.
+    # its AWS resources (and its objects in the tenant's namespace once the tenant reports it ready).
     eventually(
         "the app composed its bucket",
         lambda: get(kubeconfig, "buckets.s3.aws.m.upbound.io", "-n", TEAM)["items"],

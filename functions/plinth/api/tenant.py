@@ -506,6 +506,12 @@ class TenantNamespace(ApiModel):
     cluster: str = Field(description="The cluster.")
     region: str = Field(description="The cluster's region.")
     namespace: str = Field(description="The namespace.")
+    ready: bool = Field(
+        default=False,
+        description="Isolated and bound (network policies, quota, limits, RBAC, deployer), the "
+        "tenant's guardrails on its cluster in place, and its AppProject created: apps deliver "
+        "into it from then on, while the tenant's IAM roles and EKS access may still be coming.",
+    )
 
 
 class TenantRoleAccess(ApiModel):

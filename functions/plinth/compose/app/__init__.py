@@ -89,6 +89,22 @@ def requirements(claim: Claim, spec: ApiModel, required: Required) -> dict[str, 
     return out
 
 
+def _ready_namespaces(body: dict[str, Any]) -> frozenset[tuple[str, str]]:
+    """(cluster, namespace) the tenant's status reports ready for apps; malformed entries
+    (anyone can write a claim's status through its own API) count as not ready."""
+    entries = (body.get("status") or {}).get("namespaces")
+    if not isinstance(entries, list):
+        return frozenset()
+    return frozenset(
+        (e["cluster"], e["namespace"])
+        for e in entries
+        if isinstance(e, dict)
+        and e.get("ready") is True
+        and isinstance(e.get("cluster"), str)
+        and isinstance(e.get("namespace"), str)
+    )
+
+
 def _resolve_tenant(ctx: Context, required: Required) -> None:
     where = f"TenantClaim {ctx.spec.tenant!r} in namespace {ctx.claim.namespace!r}"
     body = _tenant_body(ctx.claim, required)
@@ -101,6 +117,7 @@ def _resolve_tenant(ctx: Context, required: Required) -> None:
         return
     ready = condition_of(body, "Ready")
     ctx.tenant_ready = ready is not None and ready.get("status") == "True"
+    ctx.tenant_namespaces = _ready_namespaces(body)
     if not ctx.tenant_ready:
         ctx.tenant_wait = f"waiting for {where} to become Ready (its namespaces and AppProject)"
     previous = accounts.previous_accounts(ctx.observed.composite.get("status"))
@@ -189,6 +206,6 @@ def _status(ctx: Context, contributed: Contribution) -> None:
     if ctx.tenant is None or ctx.account(None) is None:
         out.phase = "WaitingForTenant"
         out.status["message"] = ctx.tenant_wait or ctx.account_wait(None)
-    elif not ctx.tenant_ready:
+    elif waiting := [p for p in ctx.placements if not ctx.delivers(p)]:
         out.phase = "WaitingForTenant"
-        out.status["message"] = ctx.tenant_wait
+        out.status["message"] = ctx.delivery_wait(waiting[0])

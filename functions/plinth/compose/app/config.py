@@ -59,9 +59,9 @@ def _one(ctx: Context, p: Placement, contributed: Contribution) -> None:
         [secretstore_crn(p), externalsecret_crn(p)] if wants_secrets else []
     )
     account = ctx.account(p.environment)
-    if not ctx.tenant_ready or account is None:
+    if not ctx.delivers(p) or account is None:
         for crn in crns:
-            ctx.out.wait(crn, ctx.tenant_wait or ctx.account_wait(p.environment))
+            ctx.out.wait(crn, ctx.delivery_wait(p) or ctx.account_wait(p.environment))
         return
     data = {
         "PLINTH_APP": ctx.claim.name,

@@ -8,7 +8,9 @@ Gates, named once here and used by every module:
   (AWS resources of that environment); `account(None)` is the tenant's home account, where
   the image repository and the CI role live;
 * `network(env)` - that account's VPC and private subnets are known (databases, caches);
-* `tenant_ready` - the tenant reports Ready, so its namespaces exist (in-cluster objects);
+* `delivers(p)` - the tenant reports the placement's namespace ready on its cluster (isolated,
+  bound, guardrails and AppProject in place: `status.namespaces[].ready`), or reports Ready as a
+  whole (a tenant composed before it said so per namespace): the app's in-cluster objects;
 * `github` - the platform's GitHub organization (repository, delivery, images, previews): a
   platform config without one is incomplete for apps, a Fatal result naming `data.github`.
 """
@@ -83,8 +85,25 @@ class Context:
     tenant: TenantSpec | None = None
     tenant_ready: bool = False
     tenant_wait: str = ""
+    # (cluster, namespace) the tenant reports ready for apps to deliver into.
+    tenant_namespaces: frozenset[tuple[str, str]] = frozenset()
     accounts: Accounts | None = None
     placements: list[Placement] = field(default_factory=list)
+
+    # --- the tenant ----------------------------------------------------------------------------
+
+    def delivers(self, p: Placement) -> bool:
+        """Whether the app may put objects into `p`'s namespace (the `delivers(p)` gate)."""
+        return self.tenant_ready or (p.cluster.name, p.namespace) in self.tenant_namespaces
+
+    def delivery_wait(self, p: Placement) -> str:
+        if self.tenant is None or self.tenant_ready:
+            return self.tenant_wait
+        return (
+            f"waiting for TenantClaim {self.spec.tenant!r} in namespace {self.claim.namespace!r} "
+            f"to make namespace {p.namespace!r} on cluster {p.cluster.name} ready (isolation, "
+            "RBAC, guardrails and AppProject)"
+        )
 
     # --- accounts --------------------------------------------------------------------------
 

@@ -85,10 +85,10 @@ def build(ctx: Context) -> None:
     platform = ctx.claim.platform
     gh = ctx.github
     for p in ctx.placements:
-        if not ctx.tenant_ready or ctx.account(p.environment) is None or ctx.account(None) is None:
+        if not ctx.delivers(p) or ctx.account(p.environment) is None or ctx.account(None) is None:
             ctx.out.wait(
                 crn(p),
-                ctx.tenant_wait or ctx.account_wait(p.environment) or ctx.account_wait(None),
+                ctx.delivery_wait(p) or ctx.account_wait(p.environment) or ctx.account_wait(None),
             )
             continue
         labels = ctx.labels(p.environment)

@@ -230,7 +230,7 @@ def _associations(ctx: Context) -> None:
 def _service_accounts(ctx: Context) -> None:
     for p in ctx.placements:
         crn = service_account_crn(p)
-        if not ctx.tenant_ready:
-            ctx.out.wait(crn, ctx.tenant_wait)
+        if not ctx.delivers(p):
+            ctx.out.wait(crn, ctx.delivery_wait(p))
             continue
         ctx.in_namespace(crn, p, "v1", "ServiceAccount", service_account(ctx))

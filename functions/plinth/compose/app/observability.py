@@ -59,9 +59,9 @@ def rules(ctx: Context, p: Placement) -> list[dict[str, object]]:
 def build(ctx: Context) -> None:
     for p in ctx.placements:
         crns = (servicemonitor_crn(p), prometheusrule_crn(p))
-        if not ctx.tenant_ready:
+        if not ctx.delivers(p):
             for c in crns:
-                ctx.out.wait(c, ctx.tenant_wait)
+                ctx.out.wait(c, ctx.delivery_wait(p))
             continue
         app = ctx.claim.name
         ctx.in_namespace(

@@ -267,9 +267,9 @@ def build(ctx: Context) -> None:
         for crn in crns:
             ctx.out.wait(crn, ctx.tenant_wait or "waiting for the app's dev placement")
         return
-    if not ctx.tenant_ready or ctx.account(None) is None:
+    if not ctx.delivers(p) or ctx.account(None) is None:
         for crn in crns:
-            ctx.out.wait(crn, ctx.tenant_wait or ctx.account_wait(None))
+            ctx.out.wait(crn, ctx.delivery_wait(p) or ctx.account_wait(None))
         return
     platform = ctx.claim.platform
     labels = ctx.labels(Environment.DEV)

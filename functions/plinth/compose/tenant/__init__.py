@@ -80,39 +80,59 @@ def compose(claim: Claim, spec: ApiModel, observed: Observed, required: Required
         levels=_levels(spec),
     )
     reserved = set(claim.platform.reserved_namespaces)
+    # What is planned for each namespace and each cluster: its readiness is what an app waits
+    # for before delivering into the namespace (status.namespaces[].ready).
+    planned: dict[tuple[str, str], frozenset[str]] = {}
     for p in ctx.placements:
         for ns in p.namespaces:
+            before = out.planned()
             if ns in reserved or ns.startswith("kube-"):
                 # The platform reserves more than the XRD knows; keep what exists, add nothing.
                 reason = f"namespace {ns!r} is reserved by the platform; choose another name"
                 out.wait(namespaces_.namespace_crn(p, ns), reason)
                 out.warnings.append(reason)
-                continue
-            namespaces_.build(ctx, p, ns)
-            network_policies.build(ctx, p, ns)
-            quotas.build(ctx, p, ns)
-            rbac.build(ctx, p, ns)
-            certificates.build(ctx, p, ns)
+            else:
+                namespaces_.build(ctx, p, ns)
+                network_policies.build(ctx, p, ns)
+                quotas.build(ctx, p, ns)
+                rbac.build(ctx, p, ns)
+                certificates.build(ctx, p, ns)
+            planned[(p.cluster.name, ns)] = frozenset(out.planned() - before)
     capacity.check(ctx)
     for p in ctx.placements:
+        before = out.planned()
         capacity.build(ctx, p)
         guardrails.build(ctx, p)
+        planned[(p.cluster.name, "")] = frozenset(out.planned() - before)
     appproject.build(ctx)
     access.build(ctx)
     namespaces_.protect(ctx)
-    _status(ctx)
+    _status(ctx, planned)
     overrides.apply(out, spec.overrides)
     return out
 
 
-def _status(ctx: Context) -> None:
+def _delivers(out: Composition, planned: frozenset[str]) -> bool:
+    """Everything planned is composed, none of it waits, and all of it is Ready."""
+    return all(crn not in out.pending and out.ready(crn) for crn in planned)
+
+
+def _status(ctx: Context, planned: dict[tuple[str, str], frozenset[str]]) -> None:
     out = ctx.out
+    # An app may deliver into a namespace once it is isolated and bound (everything planned for
+    # it), the tenant's guardrails and node pools on its cluster are in place, and the
+    # AppProject exists: not only once the whole tenant is Ready, which also waits for the IAM
+    # roles and EKS access entries people use, one AWS step after another.
+    project = _delivers(out, frozenset({appproject.CRN}))
     out.status["namespaces"] = [
         {
             "environment": p.environment.value,
             "cluster": p.cluster.name,
             "region": p.cluster.region,
             "namespace": ns,
+            "ready": project
+            and _delivers(out, planned[(p.cluster.name, ns)])
+            and _delivers(out, planned[(p.cluster.name, "")]),
         }
         for p in ctx.placements
         for ns in p.namespaces
