@@ -11,7 +11,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from certs import write_tls_dirs
 from conftest import EXAMPLES, platform_docs
-from plinth.runtime.function import encode_naive, run_function
+from plinth.runtime.function import run_function
 from plinth.tools.render import RenderError, build_request, grpc_call, render, to_composite
 from plinth.tools.yamlio import read_path
 from serving import plinth_serve
@@ -30,7 +30,7 @@ def _request() -> fnv1.RunFunctionRequest:
 def test_insecure_server_answers_a_real_request() -> None:
     with plinth_serve() as endpoint, grpc.insecure_channel(endpoint) as channel:
         rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(_request(), timeout=10)
-    assert rsp == run_function(_request(), encode_naive)
+    assert rsp == run_function(_request())
     assert rsp.meta.tag == "grpc"
     assert rsp.desired.resources
 
@@ -45,7 +45,7 @@ def test_mtls_server_requires_and_accepts_a_client_certificate(tmp_path: Path) -
         )
         with grpc.secure_channel(endpoint, creds) as channel:
             rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(_request(), timeout=10)
-        assert rsp == run_function(_request(), encode_naive)
+        assert rsp == run_function(_request())
         anonymous = grpc.ssl_channel_credentials(
             root_certificates=(client_dir / "ca.crt").read_bytes()
         )

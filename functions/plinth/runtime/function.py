@@ -329,9 +329,6 @@ def _moves_message(moves: list[tuple[str, str, str]]) -> str:
     return f"{len(moves)} AWS resource(s) would move to another account: {shown}{more}. {MOVE_HINT}"
 
 
-Encode = Callable[[fnv1.Resource, Body], None]
-
-
 def encode_naive(target: fnv1.Resource, body: Body) -> None:
     """The SDK's own path; kept to prove the fast path produces identical messages."""
     sdk_resource.update(target, body)
@@ -451,16 +448,14 @@ def _head(req: fnv1.RunFunctionRequest, reply: Reply) -> fnv1.RunFunctionRespons
     return rsp
 
 
-def write_response(
-    req: fnv1.RunFunctionRequest, reply: Reply, encode: Encode = encode_naive
-) -> fnv1.RunFunctionResponse:
+def write_response(req: fnv1.RunFunctionRequest, reply: Reply) -> fnv1.RunFunctionResponse:
     rsp = _head(req, reply)
     for crn, body, ready in reply.resources:
         target = rsp.desired.resources[crn]
-        encode(target, body)
+        encode_naive(target, body)
         target.ready = fnv1.READY_TRUE if ready else fnv1.READY_FALSE
     if reply.status is not None:
-        encode(rsp.desired.composite, {"status": reply.status})
+        encode_naive(rsp.desired.composite, {"status": reply.status})
     return rsp
 
 
@@ -559,19 +554,15 @@ def respond(
 
 
 def run_function(
-    req: fnv1.RunFunctionRequest,
-    encode: Encode = encode_naive,
-    *,
-    ttls: Ttls = TTLS,
-    fast: bool = True,
+    req: fnv1.RunFunctionRequest, *, ttls: Ttls = TTLS, fast: bool = True
 ) -> fnv1.RunFunctionResponse:
     """Handle one request as a message (`respond`, written by `write_response`)."""
-    return respond(req, lambda reply: write_response(req, reply, encode), ttls=ttls, fast=fast)
+    return respond(req, lambda reply: write_response(req, reply), ttls=ttls, fast=fast)
 
 
 def run_naive(req: fnv1.RunFunctionRequest, ttls: Ttls = TTLS) -> fnv1.RunFunctionResponse:
     """The SDK's naive path: what the fast path must equal, message for message."""
-    return run_function(req, encode_naive, ttls=ttls, fast=False)
+    return run_function(req, ttls=ttls, fast=False)
 
 
 def replied(who: Call, req: fnv1.RunFunctionRequest, reply: Reply) -> Call:
