@@ -67,7 +67,7 @@ def test_each_cluster_the_platform_names_is_an_api_server_of_its_own(tmp_path: P
     assert len({w.port for w in planned}) == len({w.kubeconfig for w in planned}) == 4
     prefixes = set()
     for w in planned:
-        argv = workload.apiserver_argv(
+        argv = workload.workload_apiserver_argv(
             "kube-apiserver",
             w,
             etcd_url="http://127.0.0.1:2379",
@@ -79,7 +79,9 @@ def test_each_cluster_the_platform_names_is_an_api_server_of_its_own(tmp_path: P
         # One etcd, a keyspace per cluster, none the management cluster's (/registry).
         prefixes.add(argv[argv.index("--etcd-prefix") + 1])
         assert argv[argv.index("--secure-port") + 1] == str(w.port)
-        kcm = workload.controller_manager_argv("kcm", w, tmp_path / "sa.key", tmp_path / "ca")
+        kcm = workload.controller_manager_argv(
+            "kcm", w.kubeconfig, tmp_path / "sa.key", tmp_path / "ca"
+        )
         assert kcm[kcm.index("--kubeconfig") + 1] == str(w.kubeconfig)
         # Namespaces a tenant leaves are emptied and deleted, as in a real cluster.
         assert "namespace" in kcm[-1]

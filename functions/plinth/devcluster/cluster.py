@@ -1,7 +1,9 @@
 """A local management cluster made of real components, each a local process on loopback:
 etcd, kube-apiserver, kube-controller-manager (garbage collection, namespace deletion),
-Crossplane core, provider-kubernetes, `plinth serve`, and an OCI registry. No container
-engine, no image pull from the internet.
+Crossplane core, provider-kubernetes, `plinth serve`, and an OCI registry; beside it, an API
+server with its controller manager for each workload cluster the platform names (workload.py,
+which also builds both components' command lines). No container engine, no image pull from
+the internet.
 
 Plinth is installed as users install it (install.py): its packages and the providers' are
 pushed to the registry under their public names, ImageConfigs point the public registries at
@@ -261,35 +263,15 @@ def up(
         pid = processes.start(
             state,
             "kube-apiserver",
-            [
+            workload.apiserver_argv(
                 bins["kube-apiserver"],
-                "--etcd-servers",
-                etcd_url,
-                "--secure-port",
-                str(api_port),
-                "--bind-address",
-                "127.0.0.1",
-                "--advertise-address",
-                "127.0.0.1",
-                "--cert-dir",
-                str(state / "apiserver-certs"),
-                "--tls-cert-file",
-                str(apiserver.cert),
-                "--tls-private-key-file",
-                str(apiserver.key),
-                "--client-ca-file",
-                str(pki.ca),
-                "--authorization-mode",
-                "Node,RBAC",
-                "--service-cluster-ip-range",
-                "10.96.0.0/16",
-                "--service-account-issuer",
-                "https://kubernetes.default.svc",
-                "--service-account-key-file",
-                str(sa.cert),
-                "--service-account-signing-key-file",
-                str(sa.key),
-            ],
+                etcd_url=etcd_url,
+                port=api_port,
+                cert_dir=state / "apiserver-certs",
+                serving=apiserver,
+                ca=pki.ca,
+                sa=sa,
+            ),
         )
         kubeconfig = state / "kubeconfig"
         _kubeconfig(kubeconfig, server, pki.ca, admin.cert, admin.key, "admin")
@@ -303,7 +285,7 @@ def up(
             workload_pids[w.process] = processes.start(
                 state,
                 w.process,
-                workload.apiserver_argv(
+                workload.workload_apiserver_argv(
                     bins["kube-apiserver"],
                     w,
                     etcd_url=etcd_url,
@@ -326,20 +308,14 @@ def up(
         processes.start(
             state,
             "kube-controller-manager",
-            [
+            workload.controller_manager_argv(
                 bins["kube-controller-manager"],
-                "--kubeconfig",
-                str(kubeconfig),
-                "--leader-elect=false",
-                "--secure-port=0",
-                "--service-account-private-key-file",
-                str(sa.key),
-                "--root-ca-file",
-                str(pki.ca),
-                "--use-service-account-credentials=false",
-                "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,"
-                "-service-lb-controller,-route,-bootstrapsigner,-tokencleaner",
-            ],
+                kubeconfig,
+                sa.key,
+                pki.ca,
+                "*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route,"
+                "-bootstrapsigner,-tokencleaner",
+            ),
         )
         stage("kube-controller-manager", began)
 
@@ -356,7 +332,7 @@ def up(
                 state,
                 f"{w.process}-controller-manager",
                 workload.controller_manager_argv(
-                    bins["kube-controller-manager"], w, sa.key, pki.ca
+                    bins["kube-controller-manager"], w.kubeconfig, sa.key, pki.ca
                 ),
             )
         stage(f"workload clusters ({len(workloads)} kube-apiservers)", began)

@@ -27,6 +27,7 @@ from typing import Any
 from plinth.api.platform import PlatformConfig
 from plinth.devcluster import processes
 from plinth.devcluster.kubectl import apply, kubectl_run
+from plinth.devcluster.pki import Pair
 
 # The kinds tenants' and apps' Objects create in a workload cluster (the management cluster
 # gets Crossplane's and Argo CD's: cluster.CRD_SETS). An Object whose kind its cluster lacks is
@@ -103,23 +104,32 @@ def plan(platform: PlatformConfig, state: Path) -> list[Workload]:
 
 
 def apiserver_argv(
-    binary: str, w: Workload, *, etcd_url: str, state: Path, serving: Any, ca: Path, sa: Any
+    binary: str,
+    *,
+    etcd_url: str,
+    port: int,
+    cert_dir: Path,
+    serving: Pair,
+    ca: Path,
+    sa: Pair,
+    etcd_prefix: str | None = None,
 ) -> list[str]:
+    """A kube-apiserver on loopback: RBAC, client certificates from `ca`, service accounts
+    signed with `sa`; `etcd_prefix` puts a workload cluster in a keyspace of its own (the
+    management cluster keeps the default, /registry)."""
     return [
         binary,
         "--etcd-servers",
         etcd_url,
-        # One etcd, a keyspace per cluster: the management cluster keeps the default /registry.
-        "--etcd-prefix",
-        f"/workload/{w.provider_config}",
+        *(("--etcd-prefix", etcd_prefix) if etcd_prefix else ()),
         "--secure-port",
-        str(w.port),
+        str(port),
         "--bind-address",
         "127.0.0.1",
         "--advertise-address",
         "127.0.0.1",
         "--cert-dir",
-        str(state / "clusters" / w.provider_config / "apiserver-certs"),
+        str(cert_dir),
         "--tls-cert-file",
         str(serving.cert),
         "--tls-private-key-file",
@@ -139,11 +149,29 @@ def apiserver_argv(
     ]
 
 
-def controller_manager_argv(binary: str, w: Workload, sa_key: Path, ca: Path) -> list[str]:
+def workload_apiserver_argv(
+    binary: str, w: Workload, *, etcd_url: str, state: Path, serving: Pair, ca: Path, sa: Pair
+) -> list[str]:
+    return apiserver_argv(
+        binary,
+        etcd_url=etcd_url,
+        port=w.port,
+        cert_dir=state / "clusters" / w.provider_config / "apiserver-certs",
+        serving=serving,
+        ca=ca,
+        sa=sa,
+        etcd_prefix=f"/workload/{w.provider_config}",
+    )
+
+
+def controller_manager_argv(
+    binary: str, kubeconfig: Path, sa_key: Path, ca: Path, controllers: str = CONTROLLERS
+) -> list[str]:
+    """A kube-controller-manager running `controllers` (a workload cluster's by default)."""
     return [
         binary,
         "--kubeconfig",
-        str(w.kubeconfig),
+        str(kubeconfig),
         "--leader-elect=false",
         "--secure-port=0",
         "--service-account-private-key-file",
@@ -151,7 +179,7 @@ def controller_manager_argv(binary: str, w: Workload, sa_key: Path, ca: Path) ->
         "--root-ca-file",
         str(ca),
         "--use-service-account-credentials=false",
-        f"--controllers={CONTROLLERS}",
+        f"--controllers={controllers}",
     ]
 
 
