@@ -282,12 +282,42 @@ def one_tenant(kubeconfig: Path, api: Api, team: str, spec: dict[str, Any], labe
     )
 
 
-def many(kubeconfig: Path, api: Api, n: int, record: Path, steady_seconds: float) -> None:
+def cpu_seconds(state: Path) -> dict[str, float]:
+    """CPU seconds used so far by each process of the dev cluster (its pid files) and by this
+    harness (its stand-in providers and Kyverno, with the kubectl they run)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for f in state.glob("*.pid"):
+        try:
+            fields = Path(f"/proc/{int(f.read_text())}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, ValueError):
+            continue
+        # utime, stime, and those of waited-for children (fields 14-17 of proc(5)).
+        used[f.stem] = sum(int(x) for x in fields[11:15]) / tick
+    t = os.times()
+    used["benchmark harness"] = t.user + t.system + t.children_user + t.children_system
+    return used
+
+
+def print_cpu(before: dict[str, float], after: dict[str, float], wall: float) -> None:
+    spent = {k: after[k] - before.get(k, 0.0) for k in after}
+    top = sorted(spent.items(), key=lambda kv: -kv[1])
+    shown = ", ".join(f"{k} {v:.0f}s" for k, v in top if v >= 1)
+    print(
+        f"  CPU in those {wall:.0f}s ({(os.cpu_count() or 1) * wall:.0f} core-seconds): "
+        f"{sum(spent.values()):.0f}s in all; {shown}"
+    )
+
+
+def many(
+    kubeconfig: Path, api: Api, n: int, record: Path, steady_seconds: float, state: Path
+) -> None:
     teams = [f"b{i:03d}" for i in range(n)]
     docs: list[dict[str, Any]] = []
     for team in teams:
         kubectl(kubeconfig, "create", "namespace", team, check=False)
         docs += [claim("TenantClaim", team, team, TENANT), claim("AppClaim", team, "api", APP)]
+    cpu_before = cpu_seconds(state)
     applied = time.monotonic()
     kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
     ready_at: dict[str, float] = {}
@@ -331,6 +361,7 @@ def many(kubeconfig: Path, api: Api, n: int, record: Path, steady_seconds: float
                 f"p50 {lags[len(lags) // 2]:.1f}s, p90 {lags[len(lags) * 9 // 10]:.1f}s, "
                 f"max {lags[-1]:.1f}s"
             )
+        print_cpu(cpu_before, cpu_seconds(state), time.monotonic() - applied)
         busy = sorted(t for t, done in rounds if done)
         if busy:
             print(
@@ -459,7 +490,7 @@ def main() -> None:
             one_tenant(kubeconfig, api, "bench", BIG_TENANT, "e2e tenant")
             one_env = {**BIG_TENANT, "environments": BIG_TENANT["environments"][:1]}
             one_tenant(kubeconfig, api, "single", one_env, "e2e tenant's dev environment alone")
-            many(kubeconfig, api, args.claims, record, args.steady_seconds)
+            many(kubeconfig, api, args.claims, record, args.steady_seconds, state)
         if args.keep:
             keep(record, args.keep, {"bench", "b000"})
     finally:
