@@ -196,10 +196,45 @@ def play(
     return done
 
 
+class ObjectEvents:
+    """Watch events of the Objects in a namespace: counts by (type, name), and when each Object
+    was first seen and first seen Ready (monotonic), with the kind it holds."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.seen: dict[str, tuple[str, float]] = {}
+        self.ready: dict[str, float] = {}
+
+    def add(self, ev: dict[str, Any]) -> None:
+        obj, now = ev["object"], time.monotonic()
+        name = obj["metadata"]["name"]
+        self.counts[(ev["type"], name)] += 1
+        kind = obj["spec"]["forProvider"]["manifest"].get("kind", "?")
+        self.seen.setdefault(name, (kind, now))
+        if ready(obj):
+            self.ready.setdefault(name, now)
+
+    def timeline(self, since: float) -> str:
+        """Per kind held: its Objects first seen and all Ready, in seconds after `since`."""
+        kinds: dict[str, list[str]] = {}
+        for name, (kind, _) in self.seen.items():
+            kinds.setdefault(kind, []).append(name)
+
+        def last_ready(names: list[str]) -> float:
+            return max(self.ready.get(n, float("inf")) for n in names)
+
+        rows = []
+        for kind, names in sorted(kinds.items(), key=lambda kv: last_ready(kv[1])):
+            created = max(self.seen[n][1] for n in names) - since
+            done = last_ready(names) - since
+            rows.append(f"{len(names)} {kind} created {created:.1f}s Ready {done:.1f}s")
+        return "; ".join(rows)
+
+
 @contextmanager
-def object_events(kubeconfig: Path, namespace: str) -> Iterator[Counter[tuple[str, str]]]:
-    """Watch events of the Objects in `namespace`, by (type, name), while inside."""
-    events: Counter[tuple[str, str]] = Counter()
+def object_events(kubeconfig: Path, namespace: str) -> Iterator[ObjectEvents]:
+    """Watch the Objects in `namespace` while inside."""
+    events = ObjectEvents()
     proc = subprocess.Popen(
         [
             *("kubectl", "--kubeconfig", str(kubeconfig), "get", OBJECTS, "-n", namespace),
@@ -219,7 +254,7 @@ def object_events(kubeconfig: Path, namespace: str) -> Iterator[Counter[tuple[st
             except ValueError:
                 continue
             buf = ""
-            events[(ev["type"], ev["object"]["metadata"]["name"])] += 1
+            events.add(ev)
 
     threading.Thread(target=read, daemon=True).start()
     time.sleep(1)
@@ -251,8 +286,9 @@ def one_tenant(kubeconfig: Path, api: Api, team: str, spec: dict[str, Any], labe
     print(f"TenantClaim ({label}) applied -> every in-cluster Object Ready: {took:.1f}s")
     xr = get(kubeconfig, "tenantclaim", team, "-n", team)
     responsive = condition(xr, "Responsive")
-    added = sum(n for (t, _), n in events.items() if t == "ADDED")
-    modified = sum(n for (t, _), n in events.items() if t == "MODIFIED")
+    print(f"  by kind held (after apply): {events.timeline(applied)}")
+    added = sum(n for (t, _), n in events.counts.items() if t == "ADDED")
+    modified = sum(n for (t, _), n in events.counts.items() if t == "MODIFIED")
     print(
         f"  its {added} Objects changed {modified} times ({modified / max(added, 1):.1f} each): "
         f"~{added + 2 * modified} circuit-breaker tokens against a burst of 100; "
