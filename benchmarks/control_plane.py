@@ -297,6 +297,12 @@ def one_tenant(kubeconfig: Path, api: Api, team: str, spec: dict[str, Any], labe
     deleted = time.monotonic()
     kubectl(kubeconfig, "delete", "tenantclaim", team, "-n", team, "--wait=false")
     marks: dict[str, float] = {}
+    # When the last managed resource of each kind (an Object's: the kind it holds) went.
+    left: dict[str, float] = {}
+
+    def held(mr: dict[str, Any]) -> str:
+        manifest = (mr.get("spec", {}).get("forProvider") or {}).get("manifest") or {}
+        return str(manifest.get("kind") or mr["kind"])
 
     def gone() -> bool:
         now = round(time.monotonic() - deleted, 1)
@@ -306,7 +312,10 @@ def one_tenant(kubeconfig: Path, api: Api, team: str, spec: dict[str, Any], labe
             get(c, "namespace", n) for n in namespaces for c in workloads(kubeconfig)
         ):
             marks["namespaces"] = now
-        if not get(kubeconfig, "managed", "-n", team)["items"]:
+        items = get(kubeconfig, "managed", "-n", team)["items"]
+        for kind in {held(mr) for mr in items}:
+            left[kind] = now
+        if not items:
             marks["objects"] = now
         return len(marks) == 3
 
@@ -316,6 +325,8 @@ def one_tenant(kubeconfig: Path, api: Api, team: str, spec: dict[str, Any], labe
         f"{marks['namespaces']}s, every managed resource (provider-kubernetes' finalizers) "
         f"{marks['objects']}s"
     )
+    last = ", ".join(f"{k} {v}s" for k, v in sorted(left.items(), key=lambda kv: kv[1]))
+    print(f"  the last managed resource of each kind still there at: {last}")
 
 
 def cpu_seconds(state: Path) -> dict[str, float]:
