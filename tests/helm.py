@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import yaml
 
+from plinth.tools.engine import binary
+
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "templates" / "service"
 CHART = TEMPLATE / "chart"
@@ -78,23 +80,8 @@ def values_keys(values: dict[str, Any], prefix: str = "") -> set[str]:
 
 
 @functools.cache
-def tool_binary(target: str) -> str:
-    """A pinned tool from hack/build-tools.sh, which builds it once from the Go module proxy
-    (helm: about a minute) and caches it outside the repository. A failed build raises with the
-    script's output: tests never skip the real tool."""
-    r = subprocess.run(
-        [str(REPO / "hack" / "build-tools.sh"), "--print-path", target],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if r.returncode != 0:
-        raise RuntimeError(f"building {target} failed (hack/build-tools.sh):\n{r.stderr[-4000:]}")
-    return r.stdout.strip()
-
-
 def helm_binary() -> str:
-    return tool_binary("helm")
+    return binary("helm")
 
 
 def render_chart(

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import functools
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from claim_fixtures import with_status
-from conftest import REPO
 from lifecycles import phases
 from plinth.cli.claims import default_required, placed
+from plinth.tools.engine import binary
 from plinth.tools.yamlio import read_path
 
 Body = dict[str, Any]
 
 
 # Like the Crossplane CLI (conftest.crossplane_tools): a machine without the pinned Kyverno CLI
-# builds it once, on first use (hack/build-tools.sh holds a lock, so parallel workers wait for one
-# build, and caches it under ~/.cache/plinth/bin); a failed build fails the tests with its output.
+# builds it once, on first use (engine.binary: hack/build-tools.sh holds a lock, so parallel
+# workers wait for one build, and caches it under ~/.cache/plinth/bin); a failed build fails the
+# tests with its output.
 # Locally, PLINTH_SKIP_KYVERNO=1 skips them instead; in CI (CI=true) that is refused.
 SKIP_KYVERNO_ENV = "PLINTH_SKIP_KYVERNO"
 
@@ -29,27 +29,13 @@ SKIP_KYVERNO_ENV = "PLINTH_SKIP_KYVERNO"
 @functools.cache
 def kyverno() -> str:
     """The pinned Kyverno CLI (PLINTH_KYVERNO_BIN, else hack/build-tools.sh kyverno)."""
-    if os.environ.get("PLINTH_KYVERNO_BIN"):
-        return os.environ["PLINTH_KYVERNO_BIN"]
     if os.environ.get(SKIP_KYVERNO_ENV) == "1":
         if os.environ.get("CI") == "true":
-            pytest.fail(f"{SKIP_KYVERNO_ENV}=1 is not honoured in CI: the real Kyverno CLI must run")
+            pytest.fail(
+                f"{SKIP_KYVERNO_ENV}=1 is not honoured in CI: the real Kyverno CLI must run"
+            )
         pytest.skip(f"{SKIP_KYVERNO_ENV}=1: not running the real Kyverno CLI")
-    script = str(REPO / "hack" / "build-tools.sh")
-    out = subprocess.run(["bash", script, "--list"], capture_output=True, text=True, check=True).stdout
-    path = next(line.split()[2] for line in out.splitlines() if line.split()[:1] == ["kyverno"])
-    if not os.access(path, os.X_OK):
-        built = subprocess.run(
-            ["bash", script, "kyverno"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
-        )
-        if built.returncode != 0 or not os.access(path, os.X_OK):
-            tail = "\n".join(built.stderr.strip().splitlines()[-25:])
-            pytest.fail(f"building the Kyverno CLI ({path}) failed:\n{tail}")
-    return path
+    return binary("kyverno")
 
 
 def final_resources(path: Path) -> list[Body]:

@@ -537,7 +537,7 @@ WORKFLOW = REPO / "gitops" / "ci" / "validate-claims.yaml"
 
 
 def test_the_claim_repository_workflow_posts_the_markdown_diff() -> None:
-    from helm import tool_binary
+    from plinth.tools.engine import binary
 
     jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
     runs = "\n".join(s.get("run", "") for s in jobs["diff"]["steps"])
@@ -546,7 +546,7 @@ def test_the_claim_repository_workflow_posts_the_markdown_diff() -> None:
     assert jobs["diff"]["permissions"]["pull-requests"] == "write"
     # With shellcheck on PATH, actionlint also checks every run: script.
     r = subprocess.run(
-        [tool_binary("actionlint"), "-no-color", str(WORKFLOW)],
+        [binary("actionlint"), "-no-color", str(WORKFLOW)],
         capture_output=True,
         text=True,
         check=False,

@@ -32,9 +32,9 @@ from helm import (
     Level,
     pod_security_violations,
     render_chart,
-    tool_binary,
     values_keys,
 )
+from plinth.tools.engine import binary
 from plinth.tools.validate import Validator
 
 WORKFLOW = TEMPLATE / ".github" / "workflows" / "build.yaml"
@@ -307,7 +307,7 @@ def test_disruption_budget_never_blocks_a_drain_of_one_replica(
 def test_chart_lints_and_refuses_an_ingress_without_host() -> None:
     r = subprocess.run(
         [
-            tool_binary("helm"),
+            binary("helm"),
             "lint",
             "--strict",
             str(CHART),
@@ -599,7 +599,7 @@ def test_workflow_reads_exactly_the_variables_plinth_sets() -> None:
 def test_workflow_passes_actionlint() -> None:
     # With shellcheck on PATH, actionlint also checks every run: script.
     r = subprocess.run(
-        [tool_binary("actionlint"), "-no-color", str(WORKFLOW)],
+        [binary("actionlint"), "-no-color", str(WORKFLOW)],
         capture_output=True,
         text=True,
         check=False,
