@@ -389,8 +389,8 @@ def many(
 
     def all_ready() -> bool:
         began = time.monotonic()
-        rounds.append((0.0, play(kubeconfig, api, set(teams), marked)))
-        rounds[-1] = (time.monotonic() - began, rounds[-1][1])
+        done = play(kubeconfig, api, set(teams), marked)
+        rounds.append((time.monotonic() - began, done))
         for kind in ("tenantclaim", "appclaim"):
             for xr in get(kubeconfig, kind, "-A")["items"]:
                 ns, name = xr["metadata"]["namespace"], xr["metadata"]["name"]
