@@ -44,7 +44,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from e2e import test_chaos_e2e as chaos_e2e  # noqa: E402
 from e2e import test_tenant_e2e as tenant_e2e  # noqa: E402
-from e2e.kube import condition, eventually, get, kyverno_playing, ready, workloads  # noqa: E402
+from e2e.kube import (  # noqa: E402
+    condition,
+    eventually,
+    get,
+    json_stream,
+    kyverno_playing,
+    ready,
+    workloads,
+)
 from plinth.devcluster import cluster, processes  # noqa: E402
 from plinth.devcluster.kubectl import kubectl  # noqa: E402
 
@@ -249,15 +257,8 @@ def object_events(kubeconfig: Path, namespace: str) -> Iterator[ObjectEvents]:
     )
 
     def read() -> None:
-        decoder, buf = json.JSONDecoder(), ""
         assert proc.stdout is not None
-        for line in proc.stdout:
-            buf += line
-            try:
-                ev, _ = decoder.raw_decode(buf)
-            except ValueError:
-                continue
-            buf = ""
+        for ev in json_stream(proc.stdout):
             events.add(ev)
 
     threading.Thread(target=read, daemon=True).start()

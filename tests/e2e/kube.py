@@ -184,7 +184,7 @@ def kyverno_playing(kubeconfig: Path) -> Iterator[None]:
             )
             procs.append(proc)
             assert proc.stdout is not None
-            for policy in _json_stream(proc.stdout):
+            for policy in json_stream(proc.stdout):
                 _mark_policy_ready(cluster, policy)
             proc.wait()
             stop.wait(1)
@@ -204,7 +204,7 @@ def kyverno_playing(kubeconfig: Path) -> Iterator[None]:
             t.join(timeout=30)
 
 
-def _json_stream(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+def json_stream(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
     """The JSON objects `kubectl get --watch -o json` prints one after another."""
     decoder, buf = json.JSONDecoder(), ""
     for line in lines:
