@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plinth.core import naming
-from plinth.core.composition import at, condition_of
+from plinth.core.bodies import at
+from plinth.core.composition import condition_of
 from plinth.runtime.structs import py_to_struct, struct_ready, struct_to_py, struct_value_at
 
 BODIES: list[dict[str, Any]] = [

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from plinth.builders.common import ProviderConfigRef, managed
-from plinth.core.composition import Body, Claim
+from plinth.core.bodies import Body
+from plinth.core.composition import Claim
 
 # Kinds whose forProvider takes a region (all regional upjet-aws kinds do; the global ones
 # like IAM and Organizations do not, nor the account-wide S3 settings).

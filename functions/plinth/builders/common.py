@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from plinth.core.composition import Body, Claim
+from plinth.core.bodies import Body
+from plinth.core.composition import Claim
 
 EXTERNAL_NAME = "crossplane.io/external-name"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from plinth.builders.common import metadata
-from plinth.core.composition import Body, Claim
+from plinth.core.bodies import Body
+from plinth.core.composition import Claim
 
 PROTECTION_API_VERSION = "protection.crossplane.io/v1beta1"
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from plinth.builders.common import ProviderConfigRef, managed
-from plinth.core.composition import Body, Claim
+from plinth.core.bodies import Body
+from plinth.core.composition import Claim
 
 
 def resource(

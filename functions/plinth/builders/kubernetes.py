@@ -12,7 +12,8 @@ from typing import Any
 
 from plinth.builders.common import ProviderConfigRef, managed
 from plinth.core import readiness as rules
-from plinth.core.composition import Body, Claim
+from plinth.core.bodies import Body
+from plinth.core.composition import Claim
 
 
 class Readiness(StrEnum):

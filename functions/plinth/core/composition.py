@@ -20,6 +20,7 @@ from plinth.api.base import ApiModel
 from plinth.api.catalog import ClaimApi
 from plinth.api.flavor import FlavorInfo
 from plinth.api.platform import PlatformConfig
+from plinth.core.bodies import Body, at
 from plinth.core.naming import DNS_LABEL_MAX, dns_label
 from plinth.core.readiness import (
     DERIVE_FROM_OBJECT,
@@ -33,9 +34,6 @@ from plinth.core.readiness import (
     stated_policy,
 )
 from plinth.core.tenancy import Team
-
-Body = dict[str, Any]
-
 
 # Fields Crossplane itself puts in a composite's spec; they are not part of our APIs.
 CROSSPLANE_SPEC_FIELDS = frozenset(
@@ -61,19 +59,6 @@ def user_spec(body: Body) -> Body:
     """A composite's or claim's spec without what Crossplane adds (`spec.crossplane` in v2):
     what the user wrote, which is what our models validate. Required claims arrive with it."""
     return {k: v for k, v in (body.get("spec") or {}).items() if k not in CROSSPLANE_SPEC_FIELDS}
-
-
-def at(node: Any, *path: str) -> Any:
-    """The value at `path` in a resource body, or None where a level is missing or not an object.
-
-    Bodies read from the cluster (observed resources, required claims, the composite's status)
-    are data: the API server or another controller may hold any shape there, and a malformed
-    one must read as absent, never crash the composer."""
-    for key in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
 
 
 def objects_at(node: Any, *path: str) -> list[Body]:

@@ -28,7 +28,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from plinth.api.overrides import Override
-from plinth.core.composition import Body, Composition, at
+from plinth.core.bodies import Body, at
+from plinth.core.composition import Composition
 from plinth.core.tenancy import Refused
 
 OBJECT_KIND = "Object"

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from plinth.core.composition import Body, Composition, at
+from plinth.core.bodies import Body, at
+from plinth.core.composition import Composition
 from plinth.core.labels import ENVIRONMENT
 from plinth.core.tenancy import Refused
 

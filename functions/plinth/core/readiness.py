@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from plinth.core.bodies import at
+
 READY_WHEN_OBSERVED_KINDS = frozenset(
     {"ProviderConfig", "ClusterProviderConfig", "Usage", "ClusterUsage"}
 )
@@ -59,12 +61,13 @@ def is_object(body: dict[str, Any]) -> bool:
 
 def stated_policy(body: dict[str, Any]) -> Any:
     """An Object's readiness policy as a body states it (None: the provider's default)."""
-    return ((body.get("spec") or {}).get("readiness") or {}).get("policy")
+    return at(body, "spec", "readiness", "policy")
 
 
 def derives_readiness(body: dict[str, Any]) -> bool:
     """Whether a desired body is an Object composed with derived readiness."""
-    return DERIVED_READINESS in ((body.get("metadata") or {}).get("annotations") or {})
+    annotations = at(body, "metadata", "annotations")
+    return isinstance(annotations, dict) and DERIVED_READINESS in annotations
 
 
 def before_created(body: dict[str, Any]) -> dict[str, Any]:

@@ -35,15 +35,14 @@ from plinth.api.function_input import (
 from plinth.api.platform import PlatformConfig
 from plinth.compose import COMPOSERS, REQUIREMENTS
 from plinth.compose.accounts import MOVE_HINT
+from plinth.core.bodies import Body, at
 from plinth.core.composition import (
-    Body,
     Claim,
     Composition,
     Observed,
     PlatformIncomplete,
     Required,
     Requirement,
-    at,
     condition_of,
     user_spec,
 )

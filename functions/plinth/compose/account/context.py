@@ -11,7 +11,8 @@ from plinth.api.base import Environment
 from plinth.api.platform import PlatformConfig
 from plinth.builders import aws
 from plinth.builders.common import ProviderConfigRef
-from plinth.core.composition import Body, Claim
+from plinth.core.bodies import Body
+from plinth.core.composition import Claim
 from plinth.core.labels import aws_tags, claim_labels
 
 # The organizations Account's composition-resource-name; kept from the first release so an

@@ -8,7 +8,8 @@ from plinth.api.account import NatMode, Tier
 from plinth.builders import aws
 from plinth.compose.account.cidrs import DEFAULT_VPC_CIDR, ZONE_LETTERS, layout
 from plinth.compose.account.context import Context, Planned
-from plinth.core.composition import Body, PlatformIncomplete
+from plinth.core.bodies import Body
+from plinth.core.composition import PlatformIncomplete
 from plinth.core.tenancy import check_network
 
 VPC = "vpc"

@@ -11,7 +11,7 @@ from plinth.api.account import DeletionPolicy
 from plinth.builders import crossplane
 from plinth.compose.account.context import ACCOUNT, Context, Planned
 from plinth.core import protection
-from plinth.core.composition import Body
+from plinth.core.bodies import Body
 
 
 def build(
