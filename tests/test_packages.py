@@ -212,6 +212,18 @@ def test_one_version_for_the_wheel_and_every_package() -> None:
                 assert doc["metadata"]["labels"][catalog.VERSION_LABEL] == __version__
 
 
+def test_one_license_for_the_wheel_the_image_and_every_package() -> None:
+    """The license the packages and the image declare is the one the repository and the wheel
+    ship, as an SPDX expression (the table form breaks setuptools builds after 2027-02-18)."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "Apache-2.0"
+    assert pyproject["project"]["license-files"] == ["LICENSE"]
+    assert (REPO / "LICENSE").read_text().lstrip().startswith("Apache License")
+    for rel in ("packages/function", "packages/configuration", "packages/configuration-legacy"):
+        meta = yaml.safe_load((REPO / rel / "crossplane.yaml").read_text())
+        assert meta["metadata"]["annotations"]["meta.crossplane.io/license"] == "Apache-2.0"
+
+
 @pytest.mark.parametrize(
     ("version", "constraint"),
     [
