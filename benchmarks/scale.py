@@ -32,6 +32,64 @@ def variant(req: fnv1.RunFunctionRequest, i: int, generation: int = 0) -> bytes:
     return out.SerializeToString()
 
 
+def same_mix(
+    runner: FunctionRunner,
+    requests: list[bytes],
+    steady: list[fnv1.RunFunctionRequest],
+    rounds: int,
+) -> None:
+    """The steady rotation against the same calls to runners that each hold one claim of the
+    same example, taken in turn: what holding 1,000 claims costs a hit, apart from the mix of
+    request sizes (a hit compares the whole request, so its cost follows the request's size)."""
+    singles = []
+    for e, req in enumerate(steady):
+        one = FunctionRunner()
+        data = variant(req, e)
+        one.run_bytes(data)
+        singles.append((one, data))
+    many: list[float] = []
+    few: list[float] = []
+    for _ in range(rounds):
+        for i, data in enumerate(requests):
+            one, own = singles[i % len(steady)]
+            for fn, arg, out in ((runner, data, many), (one, own, few)):
+                fresh = bytes(bytearray(arg))
+                t = time.perf_counter()
+                fn.run_bytes(fresh)
+                out.append(time.perf_counter() - t)
+    # The floor of an exact hit: one memcmp of the request against its stored copy, for the
+    # same calls, against 1,000 stored copies and against one per example.
+    stored = [bytes(bytearray(r)) for r in requests]
+    own = [bytes(bytearray(d)) for _, d in singles]
+    cmp_many: list[float] = []
+    cmp_few: list[float] = []
+    for _ in range(rounds):
+        for i, data in enumerate(requests):
+            pairs = (
+                (data, stored[i], cmp_many),
+                (own[i % len(steady)], own[i % len(steady)], cmp_few),
+            )
+            for arg, copy, out in pairs:
+                fresh = bytes(bytearray(arg))
+                t = time.perf_counter()
+                _ = fresh == copy
+                out.append(time.perf_counter() - t)
+    print(
+        f"steady, alternated with the same calls to {len(steady)} one-claim runners: "
+        f"p50 {pct(many, 0.5):.4f} vs {pct(few, 0.5):.4f} ms ({pct(many, 0.5) / pct(few, 0.5):.2f}x), "
+        f"p99 {pct(many, 0.99):.4f} vs {pct(few, 0.99):.4f} ms, "
+        f"mean {sum(many) / len(many) * 1e3:.4f} vs {sum(few) / len(few) * 1e3:.4f} ms "
+        f"({sum(many) / sum(few):.2f}x)"
+    )
+    print(
+        f"  their floor, comparing each request with a stored copy (bytes ==): p50 "
+        f"{pct(cmp_many, 0.5):.4f} vs {pct(cmp_few, 0.5):.4f} ms "
+        f"({pct(cmp_many, 0.5) / pct(cmp_few, 0.5):.2f}x), mean "
+        f"{sum(cmp_many) / len(cmp_many) * 1e3:.4f} vs {sum(cmp_few) / len(cmp_few) * 1e3:.4f} ms "
+        f"({sum(cmp_many) / sum(cmp_few):.2f}x)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--claims", type=int, default=1000)
@@ -78,6 +136,8 @@ def main() -> None:
             f"{label} | {len(samples)} | {pct(samples, 0.5):.3f} | {pct(samples, 0.99):.3f} | "
             f"{hits / (hits + misses):.3f} | {cpu / len(samples) * 1e3:.3f} | {rss_mb():.0f}"
         )
+        if not churn:
+            same_mix(runner, requests, steady, args.rounds)
     st = runner.stats()
     print(
         f"cache: {st.entries} entries, {st.bytes / 1e6:.0f} MB, {st.evictions} evictions; "
