@@ -12,9 +12,11 @@ import argparse
 import gc
 import hashlib
 import itertools
+import operator
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
@@ -40,6 +42,20 @@ def variant(req: fnv1.RunFunctionRequest, i: int, generation: int = 0) -> bytes:
 
 
 Request = Callable[[int], bytes]
+Calls = tuple[Callable[[], object], Callable[[], object]]
+Pair = Callable[[int], Calls]
+
+
+def in_turn(pair: Pair, claims: int, rounds: int) -> tuple[list[float], list[float]]:
+    """Timings of both calls `pair(i)` prepares for each claim, taken in turn, `rounds` times."""
+    out: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for i in range(claims):
+            for fn, samples in zip(pair(i), out, strict=True):
+                t = time.perf_counter()
+                fn()
+                samples.append(time.perf_counter() - t)
+    return out
 
 
 def same_mix(
@@ -62,30 +78,22 @@ def same_mix(
         own.append(variant(req, e))
         one.run_bytes(own[-1])
         singles.append(one)
-    many: list[float] = []
-    few: list[float] = []
-    for _ in range(rounds):
-        for i in range(claims):
-            e = i % len(steady)
-            for fn, data, out in (
-                (runner, request(i), many),
-                (singles[e], variant(steady[e], e), few),
-            ):
-                t = time.perf_counter()
-                fn.run_bytes(data)
-                out.append(time.perf_counter() - t)
-    cmp_many: list[float] = []
-    cmp_few: list[float] = []
-    for _ in range(rounds):
-        for i in range(claims):
-            e = i % len(steady)
-            for data, copy, out in (
-                (request(i), keys[i], cmp_many),
-                (variant(steady[e], e), own[e], cmp_few),
-            ):
-                t = time.perf_counter()
-                _ = data == copy
-                out.append(time.perf_counter() - t)
+    n = len(steady)
+
+    def hits(i: int) -> Calls:
+        return (
+            partial(runner.run_bytes, request(i)),
+            partial(singles[i % n].run_bytes, variant(steady[i % n], i % n)),
+        )
+
+    def comparisons(i: int) -> Calls:
+        return (
+            partial(operator.eq, request(i), keys[i]),
+            partial(operator.eq, variant(steady[i % n], i % n), own[i % n]),
+        )
+
+    many, few = in_turn(hits, claims, rounds)
+    cmp_many, cmp_few = in_turn(comparisons, claims, rounds)
 
     def ratio(a: list[float], b: list[float]) -> str:
         return (
