@@ -3,9 +3,9 @@
 1. One TenantClaim (the e2e tenant: 3 namespaces on 2 clusters, 33 Objects) applied until every
    in-cluster Object is Ready, then, once its Objects are 30 s old (provider-kubernetes' creation
    grace period), deleted until the claim, its namespaces and its Objects are gone; with the
-   watch events its Objects caused (Crossplane's circuit-breaker tokens) and whether the claim's
-   breaker opened. Then the same for its dev environment alone (2
-   namespaces on 1 cluster, 22 Objects).
+   watch events its Objects caused (Crossplane's circuit-breaker tokens), whether the claim's
+   breaker opened, and when the function was called for it (with each answer's TTL). Then the
+   same for its dev environment alone (2 namespaces on 1 cluster, 22 Objects).
 2. N TenantClaims and N AppClaims applied at once until all are Ready (this script plays
    provider-upjet-aws, provider-upjet-github and Kyverno, which do not run here), then deleted.
 3. The function calls each of those claims caused at steady state, counted from
@@ -269,12 +269,15 @@ def object_events(kubeconfig: Path, namespace: str) -> Iterator[ObjectEvents]:
         proc.kill()
 
 
-def one_tenant(kubeconfig: Path, api: Api, team: str, spec: dict[str, Any], label: str) -> None:
+def one_tenant(
+    kubeconfig: Path, api: Api, record: Path, team: str, spec: dict[str, Any], label: str
+) -> None:
     kubectl(kubeconfig, "create", "namespace", team, check=False)
     body = claim("TenantClaim", team, team, spec)
     namespaces = [f"{team}-{n}" for e in spec["environments"] for n in e["namespaces"]]
     with object_events(kubeconfig, team) as events:
         applied = time.monotonic()
+        applied_at = time.time()
         kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(body))
 
         def all_ready() -> bool:
@@ -289,6 +292,9 @@ def one_tenant(kubeconfig: Path, api: Api, team: str, spec: dict[str, Any], labe
         eventually("every in-cluster Object Ready", all_ready, 300, every=0.5)
         took = time.monotonic() - applied
     print(f"TenantClaim ({label}) applied -> every in-cluster Object Ready: {took:.1f}s")
+    print(
+        f"  function calls until then (s after apply, TTL): {calls_of(record, team, applied_at, took)}"
+    )
     xr = get(kubeconfig, "tenantclaim", team, "-n", team)
     responsive = condition(xr, "Responsive")
     print(f"  by kind held (after apply): {events.timeline(applied)}")
@@ -499,6 +505,18 @@ def _last_ttls(record: Path, calls: list[dict[str, Any]], teams: list[str]) -> d
     return dict(Counter(_steady_ttl(record, c) for c in last.values()))
 
 
+def calls_of(record: Path, namespace: str, since: float, within: float) -> str:
+    """When the function was called for the claims of `namespace` over `within` seconds from
+    `since` (epoch), and the TTL of each answer: how each phase followed the one before."""
+    out = []
+    for line in (record / "calls.jsonl").read_text().splitlines():
+        call = json.loads(line)
+        at = _epoch(call["time"]) - since
+        if call["namespace"] == namespace and 0 <= at <= within:
+            out.append(f"{at:.1f} ({_steady_ttl(record, call):g})")
+    return ", ".join(out)
+
+
 def keep(record: Path, into: Path, namespaces: set[str]) -> None:
     """The calls of `namespaces`' claims, as a corpus of their own (each distinct message once)."""
     (into / "blobs").mkdir(parents=True, exist_ok=True)
@@ -545,9 +563,11 @@ def main() -> None:
         eventually("plinth serve", lambda: processes.port_in_use(port), 30, every=0.5)
         print(f"recording function calls in {record}")
         with kyverno_playing(kubeconfig):
-            one_tenant(kubeconfig, api, "bench", BIG_TENANT, "e2e tenant")
+            one_tenant(kubeconfig, api, record, "bench", BIG_TENANT, "e2e tenant")
             one_env = {**BIG_TENANT, "environments": BIG_TENANT["environments"][:1]}
-            one_tenant(kubeconfig, api, "single", one_env, "e2e tenant's dev environment alone")
+            one_tenant(
+                kubeconfig, api, record, "single", one_env, "e2e tenant's dev environment alone"
+            )
             many(kubeconfig, api, args.claims, record, args.steady_seconds, state)
         if args.keep:
             keep(record, args.keep, {"bench", "b000"})
