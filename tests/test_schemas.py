@@ -523,7 +523,7 @@ def test_a_built_package_carries_the_bundle_and_validates_with_it(tmp_path: Path
     pytest.importorskip("setuptools")
     src = tmp_path / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO / name, src / name)
     shutil.copytree(
         REPO / "functions",
