@@ -82,14 +82,15 @@ class Handler(BaseHTTPRequestHandler):
         else:
             code, body, kind = 404, "not found\n", "text/plain"
         data = body.encode()
+        # Probes and scrapes are not traffic: counting them would dilute the error rate.
+        # Counted before the reply is sent, so a scrape that follows it sees it.
+        if path not in (self.health_path, "/metrics"):
+            self.metrics.observe(code, time.perf_counter() - start)
         self.send_response(code)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        # Probes and scrapes are not traffic: counting them would dilute the error rate.
-        if path not in (self.health_path, "/metrics"):
-            self.metrics.observe(code, time.perf_counter() - start)
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # one line per probe would drown the logs
