@@ -34,8 +34,8 @@ from plinth.api.tenant import (
     ref_key,
 )
 from plinth.builders.common import ProviderConfigRef
-from plinth.core.bodies import at
-from plinth.core.composition import Claim, Required, Requirement, objects_at
+from plinth.core.bodies import at, objects_at
+from plinth.core.composition import Claim, Required, Requirement
 from plinth.core.labels import TEAM
 from plinth.core.tenancy import Refused, describe
 

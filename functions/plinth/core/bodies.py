@@ -1,4 +1,4 @@
-"""Resource bodies as plain data, and the one safe way to read a field of one."""
+"""Resource bodies as plain data, and the one safe way to read a field or a list of one."""
 
 from __future__ import annotations
 
@@ -19,3 +19,10 @@ def at(node: Any, *path: str) -> Any:
             return None
         node = node.get(key)
     return node
+
+
+def objects_at(node: Any, *path: str) -> list[Body]:
+    """The objects of the list at `path` (items of another type skipped); [] when it is not a
+    list."""
+    items = at(node, *path)
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []

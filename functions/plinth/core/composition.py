@@ -61,13 +61,6 @@ def user_spec(body: Body) -> Body:
     return {k: v for k, v in (body.get("spec") or {}).items() if k not in CROSSPLANE_SPEC_FIELDS}
 
 
-def objects_at(node: Any, *path: str) -> list[Body]:
-    """The objects of the list at `path` (items of another type skipped); [] when it is not a
-    list."""
-    items = at(node, *path)
-    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
-
-
 def condition_of(body: Body, kind: str) -> dict[str, Any] | None:
     """The condition of type `kind` in a resource's status, if it reports one."""
     return condition_in(at(body, "status", "conditions"), kind)
