@@ -458,7 +458,7 @@ def many(
     )
     mine = between(began, ended)
     per_hour = len(mine) / (2 * n) * 3600 / (ended - began)
-    ttls = Counter(_steady_ttl(record, c) for c in mine)
+    ttls = Counter(_ttl(record, c) for c in mine)
     print(
         f"steady: {len(mine)} calls from {2 * n} Ready claims in {ended - began:.0f}s "
         f"({per_hour:.2f} per claim per hour from events), "
@@ -493,7 +493,8 @@ def _response(record: Path, digest: str) -> fnv1.RunFunctionResponse:
     return fnv1.RunFunctionResponse.FromString(data)
 
 
-def _steady_ttl(record: Path, call: dict[str, Any]) -> float:
+def _ttl(record: Path, call: dict[str, Any]) -> float:
+    """The TTL of a recorded call's response."""
     return float(_response(record, call["response"]).meta.ttl.ToTimedelta().total_seconds())
 
 
@@ -502,7 +503,7 @@ def _last_ttls(record: Path, calls: list[dict[str, Any]], teams: list[str]) -> d
     for c in calls:
         if c["namespace"] in teams and c["kind"] in ("TenantClaim", "AppClaim"):
             last[(c["kind"], c["namespace"])] = c
-    return dict(Counter(_steady_ttl(record, c) for c in last.values()))
+    return dict(Counter(_ttl(record, c) for c in last.values()))
 
 
 def calls_of(record: Path, namespace: str, since: float, within: float) -> str:
@@ -513,7 +514,7 @@ def calls_of(record: Path, namespace: str, since: float, within: float) -> str:
         call = json.loads(line)
         at = _epoch(call["time"]) - since
         if call["namespace"] == namespace and 0 <= at <= within:
-            out.append(f"{at:.1f} ({_steady_ttl(record, call):g})")
+            out.append(f"{at:.1f} ({_ttl(record, call):g})")
     return ", ".join(out)
 
 

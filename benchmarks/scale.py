@@ -3,7 +3,9 @@ state (every request seen before), then with 10% of the claims changing per roun
 
 Run: `make bench` (or `.venv/bin/python benchmarks/scale.py [--claims N] [--cache-mib M]`).
 Variants are the recorded steady states of every example (v2 and legacy) under other names:
-distinct requests of the examples' sizes. Prints p50/p99, hit ratio, CPU per call and RSS.
+distinct requests of the examples' sizes. Prints p50/p99, hit ratio, CPU per call and RSS,
+then the steady hits against the same calls to one-claim runners, taken in turn, with the
+comparison inside each hit alone.
 """
 
 from __future__ import annotations
